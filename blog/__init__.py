@@ -1,0 +1,104 @@
+"""The application factory. Only `create_app()` makes an app."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from blog.config import PROJECT_ROOT, ConfigError, load_settings
+
+VENDOR_FILES = ("htmx.min.js", "htmx-ext-ws.min.js", "pico.min.css")
+
+
+def create_app(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Flask:
+    """Build the app from the environment (or `environ`), with optional config overrides.
+
+    A bad setting or a missing dependency exits with one line naming it, never a traceback.
+    """
+    try:
+        settings = load_settings(environ)
+        _check_front_end()
+    except ConfigError as exc:
+        print(f"blog: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.flask_config())
+    if overrides:
+        app.config.update(overrides)
+
+    from blog.core.security import configure_logging
+
+    configure_logging(app.config["LOG_LEVEL"])
+    _init_extensions(app)
+    _register_blueprints(app)
+    _init_cli(app)
+    return app
+
+
+def _check_front_end() -> None:
+    vendor = PROJECT_ROOT / "static" / "vendor"
+    missing = [name for name in VENDOR_FILES if not (vendor / name).is_file()]
+    if missing:
+        raise ConfigError(
+            f"front-end packages are not installed (static/vendor/{missing[0]} is missing): "
+            "run `make install`"
+        )
+
+
+def _init_extensions(app: Flask) -> None:
+    from blog.auth.sessions import init_sessions
+    from blog.core.errors import init_errors
+    from blog.core.htmx import append_flashes_oob
+    from blog.core.redis import init_redis
+    from blog.core.security import init_security
+    from blog.extensions import csrf, db, limiter, login_manager, migrate, sock
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    sock.init_app(app)
+    init_redis(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    init_sessions(app)
+
+    init_security(app)
+    init_errors(app)
+    app.after_request(append_flashes_oob)
+
+    # Models must be imported so Alembic and relationship() see every table.
+    import blog.audit.models
+    import blog.auth.models
+    import blog.ops.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from blog.admin.views import bp as admin_bp
+    from blog.auth.views import bp as auth_bp
+    from blog.home.views import bp as home_bp
+    from blog.ops.views import bp as ops_bp
+
+    for bp in (home_bp, auth_bp, ops_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def _init_cli(app: Flask) -> None:
+    from blog.jobs.cli import init_cli
+    from blog.ops.demo import init_demo
+
+    init_cli(app)
+    init_demo(app)

@@ -1,0 +1,1 @@
+"""Admin and moderation pages. Nothing imports this package."""

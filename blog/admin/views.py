@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from sqlalchemy import func, select
+
+from blog.auth.access import require_admin, require_moderator
+from blog.auth.models import User, UserSession
+from blog.core.db import utcnow
+from blog.extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@require_admin
+def index():
+    now = utcnow()
+    users_by_role = dict(
+        db.session.execute(select(User.role, func.count()).group_by(User.role)).all()
+    )
+    live_sessions = db.session.scalar(
+        select(func.count())
+        .select_from(UserSession)
+        .where(UserSession.revoked_at.is_(None), UserSession.expires_at > now)
+    )
+    return render_template(
+        "admin/index.html", users_by_role=users_by_role, live_sessions=live_sessions
+    )
+
+
+@bp.get("/moderation")
+@require_moderator
+def moderation():
+    return render_template("admin/moderation.html")

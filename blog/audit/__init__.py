@@ -1,0 +1,1 @@
+"""The append-only audit log of moderator, admin and configuration actions."""

@@ -1,0 +1,73 @@
+"""Role gates: one helper per role. Each wraps a view and aborts before it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import abort, redirect, request, url_for
+from flask_login import current_user
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A same-site path to go back to after signing in; anything else becomes `default`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def _sign_in_redirect() -> Any:
+    from blog.core.htmx import is_htmx
+
+    location = url_for("auth.login", next=request.full_path.rstrip("?"))
+    if is_htmx():
+        # htmx follows HX-Redirect with a full page load, keeping the swap target intact.
+        return "", 401, {"HX-Redirect": location}
+    return redirect(location)
+
+
+def require_user(view: F) -> F:
+    """Any signed-in, active user."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return _sign_in_redirect()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def require_moderator(view: F) -> F:
+    """Moderators and admins."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return _sign_in_redirect()
+        if not current_user.is_moderator:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def require_admin(view: F) -> F:
+    """Admins only."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return _sign_in_redirect()
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

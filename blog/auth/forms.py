@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from blog.auth.passwords import MAX_LENGTH, password_problems
+from blog.core.forms import BaseForm
+
+# Letters (any script), digits, dot, underscore, hyphen: safe in /u/<user_name> URLs.
+USER_NAME = re.compile(r"^[\w.-]+$")
+
+
+def _nfkc(value: Any) -> Any:
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class RegisterForm(BaseForm):
+    email = EmailField(
+        "Email",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=320, message="An email address has at most 320 characters."),
+            Email("Enter a valid email address.", check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+    user_name = StringField(
+        "User name",
+        filters=[_nfkc],
+        validators=[
+            DataRequired("Choose a user name."),
+            Length(min=3, max=255, message="Use 3 to 255 characters."),
+        ],
+        description="Letters, digits, '.', '_' and '-'. Shown on your posts.",
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
+        description="At least 8 characters, with upper- and lower-case letters and a digit.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The passwords do not match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def validate_user_name(self, field: StringField) -> None:
+        if not USER_NAME.match(field.data or ""):
+            raise ValidationError("Use only letters, digits, '.', '_' and '-'.")
+
+    def validate_password(self, field: PasswordField) -> None:
+        problems = password_problems(
+            field.data or "", user_name=self.user_name.data or "", email=self.email.data or ""
+        )
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+class LoginForm(BaseForm):
+    email = EmailField(
+        "Email",
+        filters=[_strip],
+        validators=[DataRequired("Enter your email address."), Length(max=320)],
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField("Keep me signed in for 30 days")
+
+
+class EmptyForm(BaseForm):
+    """For POST-only buttons (sign out, revoke): the CSRF token is the whole form."""

@@ -1,0 +1,128 @@
+"""Users and their signed-in devices (server-side sessions)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from blog.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
+
+Role = Literal["admin", "moderator", "user"]
+ROLES: tuple[Role, ...] = ("admin", "moderator", "user")
+STATUSES = ("active", "suspended")
+PROVIDERS = ("local", "google")
+
+# Kept deliberately loose (one @, a dot in the domain, no spaces): the form validates properly
+# with email-validator; the database only refuses what is certainly not an address.
+EMAIL_CHECK = r"email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' AND email = lower(email)"
+
+
+class User(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(EMAIL_CHECK, name="email_format"),
+        CheckConstraint("role IN ('admin', 'moderator', 'user')", name="role"),
+        CheckConstraint("status IN ('active', 'suspended')", name="status"),
+        CheckConstraint("provider IN ('local', 'google')", name="provider"),
+        CheckConstraint("char_length(user_name) BETWEEN 3 AND 255", name="user_name_length"),
+        CheckConstraint(
+            "provider <> 'local' OR password_hash IS NOT NULL", name="local_has_password"
+        ),
+        # User names are unique whatever their case: "Ada" and "ada" are one person's name.
+        Index("uq_users_user_name_lower", text("lower(user_name)"), unique=True),
+    )
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    user_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="user", server_default="user")
+    provider: Mapped[str] = mapped_column(String(20), default="local", server_default="local")
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    email_verified_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    purge_after: Mapped[datetime | None]
+
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # Flask-Login's protocol. `is_active` is False for anyone who may not act.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.can_sign_in
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def can_sign_in(self) -> bool:
+        return self.status == "active" and self.deleted_at is None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_moderator(self) -> bool:
+        """Moderators and admins: admins can do everything a moderator can."""
+        return self.role in ("admin", "moderator")
+
+    def suspend(self) -> None:
+        if self.deleted_at is not None:
+            raise ValueError("a deleted account cannot be suspended")
+        self.status = "suspended"
+
+    def reinstate(self) -> None:
+        self.status = "active"
+
+    def __repr__(self) -> str:
+        return f"<User {self.user_name}>"
+
+
+class UserSession(UUIDPrimaryKey, Base):
+    """One signed-in device. The cookie carries a random token; we keep only its SHA-256.
+
+    The token has 256 bits of entropy, so a fast hash is right here (no brute force is
+    possible) and lets the lookup use the unique index.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("octet_length(token_hash) = 32", name="token_hash_sha256"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    remember: Mapped[bool] = mapped_column(default=False, server_default="false")
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    ip: Mapped[str | None] = mapped_column(INET)
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
+
+    def revoke(self, now: datetime) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = now

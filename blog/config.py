@@ -1,0 +1,304 @@
+"""Settings from the environment, validated once at start-up.
+
+Every bad or missing value raises ConfigError with one line that names the variable and says
+what is wrong; `create_app()` turns that into a clean exit instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "testing", "production")
+MIN_SECRET_LENGTH = 32
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    secret_key: str
+    database_url: str
+    redis_url: str
+    site_url: str
+    trusted_hosts: tuple[str, ...]
+    port: int
+    log_level: str
+    max_content_length: int
+    smtp_url: str | None
+    mail_from: str
+    argon2_time_cost: int
+    argon2_memory_cost: int
+    statement_timeout_ms: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def site_origin(self) -> str:
+        parts = urlsplit(self.site_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def flask_config(self) -> dict[str, object]:
+        """The Flask/extension config keys derived from these settings."""
+        secure = self.site_url.startswith("https://")
+        return {
+            "ENV_NAME": self.env,
+            "TESTING": self.env == "testing",
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                # The seeds' pool: 10 connections, 30 s to get one, checked before use, recycled.
+                "pool_size": 10,
+                "max_overflow": 5,
+                "pool_timeout": 30,
+                "pool_pre_ping": True,
+                "pool_recycle": 1800,
+                "connect_args": {
+                    "options": f"-c statement_timeout={self.statement_timeout_ms}",
+                    "connect_timeout": 5,
+                    "application_name": "blog",
+                },
+            },
+            "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+            "REDIS_URL": self.redis_url,
+            "SITE_URL": self.site_url.rstrip("/"),
+            "SITE_ORIGIN": self.site_origin,
+            "TRUSTED_HOSTS": list(self.trusted_hosts) or None,
+            "MAX_CONTENT_LENGTH": self.max_content_length,
+            # Plain forms never need more than this; uploads are streamed, not parsed into memory.
+            "MAX_FORM_MEMORY_SIZE": 512 * 1024,
+            "MAX_FORM_PARTS": 200,
+            # Flask's cookie session only carries flashes and the CSRF secret: sign-in state
+            # lives in the `sessions` table (see blog/auth/sessions.py).
+            "SESSION_COOKIE_NAME": "blog_flash",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": secure,
+            "AUTH_COOKIE_NAME": "__Host-blog_session" if secure else "blog_session",
+            "AUTH_COOKIE_SECURE": secure,
+            # The CSRF token lives as long as the browser session, not one hour: long-lived
+            # pages (an editor left open) must still be able to save.
+            "WTF_CSRF_TIME_LIMIT": None,
+            "WTF_CSRF_SSL_STRICT": secure,
+            "RATELIMIT_STORAGE_URI": limiter_storage_uri(self.redis_url),
+            # A Redis outage must not turn sign-in into a 500: limits fail open, logged.
+            "RATELIMIT_SWALLOW_ERRORS": True,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "RATELIMIT_KEY_PREFIX": "blog:rl",
+            "SMTP_URL": self.smtp_url,
+            "MAIL_FROM": self.mail_from,
+            "ARGON2_TIME_COST": self.argon2_time_cost,
+            "ARGON2_MEMORY_COST": self.argon2_memory_cost,
+            "LOG_LEVEL": self.log_level,
+            "PREFERRED_URL_SCHEME": "https" if secure else "http",
+            **self.extra,
+        }
+
+
+def limiter_storage_uri(redis_url: str) -> str:
+    """Flask-Limiter spells a Redis unix socket `redis+unix://`."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def _require(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set: {hint}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range ({low}..{high})")
+    return value
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = _require(
+        env,
+        "DATABASE_URL",
+        "give a PostgreSQL URL such as postgresql://user:pass@host:5432/blog "
+        "(`make run` starts an embedded PostgreSQL when it is unset)",
+    )
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgres", "postgresql"):
+        url = "postgresql+psycopg2" + url[len(scheme) :]
+    elif scheme != "postgresql+psycopg2":
+        raise ConfigError(
+            f"DATABASE_URL has scheme {scheme!r}: only postgresql:// URLs are supported"
+        )
+    if not parts.path.strip("/"):
+        raise ConfigError("DATABASE_URL names no database (the path after the host is empty)")
+    if not parts.hostname and "host=" not in parts.query:
+        raise ConfigError("DATABASE_URL names no host (and no ?host=/socket/dir)")
+    try:
+        parts.port  # noqa: B018 - urlsplit validates the port lazily
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL has a bad port: {exc}") from None
+    return url
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = _require(
+        env,
+        "REDIS_URL",
+        "give a Redis URL such as redis://localhost:6379/0 "
+        "(`make run` starts an embedded Redis when it is unset)",
+    )
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL has scheme {parts.scheme!r}: use redis://, rediss:// or unix://"
+        )
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError("REDIS_URL unix:// needs a socket path")
+        return url
+    if not parts.hostname:
+        raise ConfigError("REDIS_URL names no host")
+    try:
+        parts.port  # noqa: B018
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL has a bad port: {exc}") from None
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ConfigError(f"REDIS_URL database {db!r} is not a number")
+    return url
+
+
+def _site_url(env: Mapping[str, str], environment: str, port: int) -> str:
+    raw = env.get("BLOG_SITE_URL", "").strip()
+    if not raw:
+        if environment == "production":
+            raise ConfigError(
+                "BLOG_SITE_URL is not set: production needs the public https:// address "
+                "(it builds links in mail and checks websocket origins)"
+            )
+        return f"http://127.0.0.1:{port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"BLOG_SITE_URL={raw!r} is not an http(s):// URL with a host")
+    if environment == "production" and parts.scheme != "https":
+        raise ConfigError("BLOG_SITE_URL must be https:// in production")
+    return raw.rstrip("/")
+
+
+def _secret_key(env: Mapping[str, str], environment: str) -> str:
+    key = env.get("BLOG_SECRET_KEY", "").strip()
+    if key:
+        if environment == "production" and len(key) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"BLOG_SECRET_KEY is too short ({len(key)} characters; production needs "
+                f"{MIN_SECRET_LENGTH}+, e.g. from `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        return key
+    if environment == "production":
+        raise ConfigError("BLOG_SECRET_KEY is not set: production refuses to start without one")
+    if environment == "testing":
+        return secrets.token_urlsafe(48)
+    return development_secret_key()
+
+
+def development_secret_key() -> str:
+    """Generate once and keep under var/, so dev sessions survive a restart."""
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def _trusted_hosts(env: Mapping[str, str], site_url: str, environment: str) -> tuple[str, ...]:
+    raw = env.get("BLOG_TRUSTED_HOSTS", "").strip()
+    if raw:
+        hosts = tuple(h.strip() for h in raw.split(",") if h.strip())
+        for host in hosts:
+            if any(c in host for c in "/ @"):
+                raise ConfigError(f"BLOG_TRUSTED_HOSTS entry {host!r} is not a host name")
+        return hosts
+    host = urlsplit(site_url).hostname or ""
+    if environment == "production":
+        return (host,)
+    return tuple(dict.fromkeys((host, "127.0.0.1", "localhost")))
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("BLOG_SMTP_URL", "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+        raise ConfigError(
+            f"BLOG_SMTP_URL={raw!r}: use smtp://host:port, smtps://… or smtp+starttls://…"
+        )
+    try:
+        parts.port  # noqa: B018
+    except ValueError as exc:
+        raise ConfigError(f"BLOG_SMTP_URL has a bad port: {exc}") from None
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise ConfigError naming the first bad one."""
+    env = os.environ if env is None else env
+    environment = env.get("BLOG_ENV", "production").strip() or "production"
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"BLOG_ENV={environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+    port = _int(env, "PORT", 5000, 1, 65535)
+    site_url = _site_url(env, environment, port)
+    log_level = env.get("BLOG_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"BLOG_LOG_LEVEL={log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    cheap_hashes = environment == "testing"
+    return Settings(
+        env=environment,
+        secret_key=_secret_key(env, environment),
+        database_url=_database_url(env),
+        redis_url=_redis_url(env),
+        site_url=site_url,
+        trusted_hosts=_trusted_hosts(env, site_url, environment),
+        port=port,
+        log_level=log_level,
+        max_content_length=_int(
+            env, "BLOG_MAX_CONTENT_LENGTH", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024
+        ),
+        smtp_url=_smtp_url(env),
+        mail_from=env.get("BLOG_MAIL_FROM", "").strip() or "Blog <no-reply@localhost>",
+        # Tests hash hundreds of passwords; production keeps argon2-cffi's RFC 9106 defaults.
+        argon2_time_cost=_int(env, "BLOG_ARGON2_TIME_COST", 1 if cheap_hashes else 3, 1, 20),
+        argon2_memory_cost=_int(
+            env, "BLOG_ARGON2_MEMORY_COST", 8 * 1024 if cheap_hashes else 64 * 1024, 8, 4 << 20
+        ),
+        statement_timeout_ms=_int(env, "BLOG_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    )

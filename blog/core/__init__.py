@@ -1,0 +1,1 @@
+"""Shared building blocks. Imports no feature package."""

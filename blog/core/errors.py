@@ -1,0 +1,96 @@
+"""Friendly error pages, and fragment versions for htmx requests. Never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from blog.core.htmx import is_htmx
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Page not found",
+    405: "Method not allowed",
+    413: "Too large",
+    415: "Unsupported type",
+    422: "Cannot process",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have access to this page.",
+    404: "There is nothing here. The link may be old, or the page may have been removed.",
+    405: "That action is not allowed here.",
+    413: "What you sent is larger than we accept.",
+    429: "You are doing that too often. Please wait a little and try again.",
+    500: "We hit an unexpected error. It has been logged; please try again.",
+    503: "A service we depend on is unavailable. Please try again shortly.",
+}
+
+
+def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    context = {
+        "code": code,
+        "title": TITLES.get(code, "Error"),
+        "message": message or MESSAGES.get(code, "The request failed."),
+    }
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
+    return render_template(template, **context), code
+
+
+def init_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return render_error(
+            400, "Your form expired or was sent from elsewhere. Reload the page and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        if code < 400:  # redirects raised as exceptions (RequestRedirect) pass through
+            return exc
+        description = exc.description if code not in (500,) else None
+        # Werkzeug's stock descriptions are written for developers; ours for people.
+        if description and description == type(exc).description:
+            description = None
+        body, status = render_error(code, description)
+        response = app.make_response((body, status))
+        if code == 429:
+            retry_after = getattr(exc, "retry_after", None) or _retry_after(exc)
+            response.headers["Retry-After"] = str(retry_after)
+        if code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> tuple[str, int]:
+        log.error("database unavailable: %s", exc.orig)
+        return render_error(503, "The database is unavailable. Please try again shortly.")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        if isinstance(exc, HTTPException):  # pragma: no cover - handled above
+            raise exc
+        log.exception("unhandled error")
+        return render_error(500)
+
+
+def _retry_after(exc: HTTPException) -> int:
+    limit = getattr(exc, "limit", None)
+    if limit is not None:
+        try:
+            return int(limit.limit.get_expiry())
+        except Exception:  # noqa: BLE001 - a missing figure must not break the 429 page
+            return 60
+    return 60

@@ -1,0 +1,58 @@
+"""HTMX helpers: decide page-or-fragment in one place; flashes travel out-of-band."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, get_flashed_messages, render_template, request, session
+from jinja2 import Template
+
+
+def is_htmx() -> bool:
+    """A request made by htmx that expects a fragment (boosted requests get whole pages)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render(template_name: str, fragment: str | None = None, **context: Any) -> str:
+    """Render the page, or, for an htmx request, only the named block of that page.
+
+    A fragment is a `{% block %}` of the page rendered alone, so the page and the fragment can
+    never drift apart.
+    """
+    if fragment and is_htmx():
+        from flask import current_app
+
+        env = current_app.jinja_env
+        template: Template = env.get_or_select_template(template_name)
+        ctx = template.new_context(_template_context(context))
+        return "".join(template.blocks[fragment](ctx))
+    return render_template(template_name, **context)
+
+
+def _template_context(context: dict[str, Any]) -> dict[str, Any]:
+    from flask import current_app
+
+    merged = dict(context)
+    current_app.update_template_context(merged)
+    return merged
+
+
+def append_flashes_oob(response: Response) -> Response:
+    """After an htmx swap, deliver pending flash messages into #flash-messages out of band."""
+    if not is_htmx() or response.mimetype != "text/html" or response.direct_passthrough:
+        return response
+    if "_flashes" not in session:
+        return response
+    messages = get_flashed_messages(with_categories=True)
+    html = render_template("_flashes.html", messages=messages, oob=True)
+    response.set_data(response.get_data(as_text=True) + html)
+    return response
+
+
+def redirect_to(location: str) -> Response:
+    """Redirect a page request; tell htmx to load the page itself (not swap it into a target)."""
+    if is_htmx():
+        return Response("", 204, {"HX-Redirect": location})
+    from flask import redirect
+
+    return redirect(location)  # type: ignore[return-value]

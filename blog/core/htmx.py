@@ -17,7 +17,7 @@ def render(template_name: str, fragment: str | None = None, **context: Any) -> s
     """Render the page, or, for an htmx request, only the named block of that page.
 
     A fragment is a `{% block %}` of the page rendered alone, so the page and the fragment can
-    never drift apart.
+    never drift apart. Macros a block uses must be imported inside the block.
     """
     if fragment and is_htmx():
         from flask import current_app

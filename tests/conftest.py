@@ -313,16 +313,32 @@ def count_queries(app: Flask):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def run_jobs(app: Flask):  # type: ignore[no-untyped-def]
-    """Run every queued job in this process on the real Redis, until the queues are empty."""
+    """Run every queued job in this process on the real Redis, until the queues are empty.
+
+    Returns how many jobs finished; a job that failed fails the test with its traceback
+    (pass `allow_failures=True` to test failure handling).
+    """
+    from rq.job import Job
+
     from blog.jobs.queues import all_queues
     from blog.jobs.worker import make_worker
 
-    def _run() -> int:
+    def _run(*, allow_failures: bool = False) -> int:
         with app.app_context():
             queues = all_queues()
             worker = make_worker(app, queues, in_process=True)
+
+        def ids(kind: str) -> set[str]:
+            return {job_id for q in queues for job_id in getattr(q, kind).get_job_ids()}
+
+        finished_before, failed_before = ids("finished_job_registry"), ids("failed_job_registry")
         worker.work(burst=True)
-        return int(worker.successful_job_count)
+        failed = ids("failed_job_registry") - failed_before
+        if failed and not allow_failures:
+            connection = queues[0].connection
+            details = [Job.fetch(job_id, connection=connection).exc_info for job_id in failed]
+            pytest.fail("jobs failed:\n" + "\n".join(str(d) for d in details))
+        return len(ids("finished_job_registry") - finished_before)
 
     return _run
 

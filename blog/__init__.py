@@ -83,7 +83,13 @@ def _init_extensions(app: Flask) -> None:
     # Models must be imported so Alembic and relationship() see every table.
     import blog.audit.models
     import blog.auth.models
-    import blog.ops.models  # noqa: F401
+    import blog.ops.models
+    import blog.outbox.models  # noqa: F401
+    from blog.outbox.events import init_outbox_hooks
+    from blog.outbox.registry import load_handler_modules
+
+    init_outbox_hooks()
+    load_handler_modules(app)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -99,6 +105,8 @@ def _register_blueprints(app: Flask) -> None:
 def _init_cli(app: Flask) -> None:
     from blog.jobs.cli import init_cli
     from blog.ops.demo import init_demo
+    from blog.outbox.cli import init_outbox_cli
 
     init_cli(app)
     init_demo(app)
+    init_outbox_cli(app)

@@ -153,7 +153,11 @@ def _test_environ(database_url: str, redis_url: str, port: int) -> dict[str, str
 def app(database_url: str, redis_url: str, live_port: int) -> Iterator[Flask]:
     import flask_migrate
 
-    app = create_app(environ=_test_environ(database_url, redis_url, live_port))
+    app = create_app(
+        # The outbox tests' handlers, also in `flask worker` processes the tests start.
+        {"OUTBOX_EXTRA_HANDLER_MODULES": ("tests.outbox.handlers",)},
+        environ=_test_environ(database_url, redis_url, live_port),
+    )
     with app.app_context():
         # The schema comes from the migrations, exactly as in production: never create_all().
         flask_migrate.upgrade()

@@ -14,6 +14,7 @@ from blog.auth.passwords import hash_password, needs_rehash, verify_password
 from blog.auth.sessions import REMEMBER_LIFETIME, SESSION_LIFETIME, new_token
 from blog.core.db import utcnow
 from blog.extensions import db
+from blog.outbox.events import emit
 
 
 class AccountExists(Exception):
@@ -71,6 +72,12 @@ def register_user(*, email: str, user_name: str, password: str, role: str = "use
         if "user_name" in str(exc.orig):
             raise AccountExists("user_name", "This user name is taken.") from None
         raise AccountExists("email", "An account with this email address already exists.") from None
+    emit(
+        "user.registered",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"user_name": user.user_name, "provider": user.provider},
+    )
     return user
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 _EXT_KEY = "blog_redis"
 
@@ -15,6 +17,9 @@ def init_redis(app) -> None:
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=30,
+        # Two quick retries ride over a reconnect; redis-py's default backoff would hold a
+        # request for seconds while Redis is down.
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
     )
 
 

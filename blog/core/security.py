@@ -7,7 +7,7 @@ import re
 import secrets
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, abort, g, has_request_context, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -40,6 +40,16 @@ def init_security(app: Flask) -> None:
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+    @app.before_request
+    def refuse_undecodable_query() -> None:
+        # Werkzeug decodes the query string strictly, so raw non-UTF-8 bytes (browsers
+        # percent-encode; scanners do not) would raise UnicodeDecodeError from request.args
+        # inside whichever view reads it: a 500 instead of a 400.
+        try:
+            request.query_string.decode()
+        except UnicodeDecodeError:
+            abort(400, "The address contains characters that could not be read.")
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:

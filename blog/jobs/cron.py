@@ -8,6 +8,11 @@ from rq.cron import CronScheduler
 
 def register_schedule(scheduler: CronScheduler) -> None:
     from blog.auth import jobs as auth_jobs
+    from blog.outbox import archive, relay
 
-    # Each entry: the job function, its queue, and how often.
+    # The relay sweep: a lost after-commit trigger costs at most 5 s.
+    scheduler.register(relay.sweep_outbox, queue_name="outbox", interval=5, job_timeout=120)
+    scheduler.register(
+        archive.archive_published_events, queue_name="default", cron="17 3 * * *", job_timeout=3600
+    )
     scheduler.register(auth_jobs.purge_expired_sessions, queue_name="default", interval=3600)

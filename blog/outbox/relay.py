@@ -1,0 +1,185 @@
+"""The relay job: publish due events to Redis and enqueue their handlers, in order."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from sqlalchemy import and_, exists, select, text
+from sqlalchemy.orm import aliased
+
+from blog.core.db import utcnow
+from blog.core.redis import get_redis
+from blog.extensions import db
+from blog.outbox.events import TRIGGER_KEY
+from blog.outbox.models import OutboxEvent
+from blog.outbox.registry import RETRY_INTERVALS, handlers_for
+
+log = logging.getLogger(__name__)
+
+STREAM = "blog:events"
+STREAM_MAXLEN = 100_000  # approximate trim: the stream is a live feed, PostgreSQL the record
+BATCH_SIZE = 500
+BACKOFF_SECONDS = (1, 2, 4, 8, 16)  # then 16 s (the cap) until parked
+MAX_ATTEMPTS = 10
+HANDLER_FAILURE_TTL = 7 * 24 * 3600
+# pg_try_advisory_lock key: one relay at a time keeps each aggregate's events in order.
+RELAY_LOCK_KEY = 0x626C6F67_0001
+
+
+def backoff(retry_count: int) -> timedelta:
+    """The wait after the `retry_count`-th failed attempt (1-based)."""
+    index = min(max(retry_count, 1), len(BACKOFF_SECONDS)) - 1
+    return timedelta(seconds=BACKOFF_SECONDS[index])
+
+
+def relay_outbox() -> int:
+    """Publish every due event, batch by batch. Returns how many were published.
+
+    Safe to run any number of times at once: all but one return at once.
+    """
+    redis = get_redis()
+    try:
+        # From here on, a commit must enqueue a new relay: this one may already be past
+        # its events.
+        redis.delete(TRIGGER_KEY)
+    except RedisError as exc:
+        # Go on: the publish attempt below records the failure and backs the events off.
+        log.warning("outbox relay: Redis unavailable: %s", exc)
+    published = 0
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock_conn:
+        if not lock_conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": RELAY_LOCK_KEY}):
+            return 0
+        try:
+            while True:
+                count, full = _relay_batch(redis)
+                published += count
+                if not full:
+                    break
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RELAY_LOCK_KEY})
+    return published
+
+
+def _claim_due_events(now) -> list[OutboxEvent]:
+    earlier = aliased(OutboxEvent)
+    # An event waits while an earlier event of its aggregate is unpublished and not due
+    # (backing off) or parked: publishing it first would break the aggregate's order.
+    blocked = exists().where(
+        and_(
+            earlier.aggregate_type == OutboxEvent.aggregate_type,
+            earlier.aggregate_id == OutboxEvent.aggregate_id,
+            earlier.position < OutboxEvent.position,
+            earlier.published_at.is_(None),
+            (earlier.next_attempt_at > now) | earlier.parked_at.is_not(None),
+        )
+    )
+    # FOR UPDATE SKIP LOCKED, never a "highest id seen" watermark: a transaction that
+    # commits late still has its events found here.
+    return list(
+        db.session.scalars(
+            select(OutboxEvent)
+            .where(
+                OutboxEvent.published_at.is_(None),
+                OutboxEvent.parked_at.is_(None),
+                OutboxEvent.next_attempt_at <= now,
+                ~blocked,
+            )
+            .order_by(OutboxEvent.position)
+            .limit(BATCH_SIZE)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def _relay_batch(redis) -> tuple[int, bool]:
+    now = utcnow()
+    events = _claim_due_events(now)
+    if not events:
+        db.session.commit()
+        return 0, False
+    try:
+        publish_events_rollback_unsafe(redis, events)
+    except Exception as exc:
+        _record_failure(events, now, exc)
+        db.session.commit()
+        if isinstance(exc, RedisError):
+            log.warning("outbox relay: publishing %d events failed: %s", len(events), exc)
+        else:
+            log.exception("outbox relay: publishing %d events failed", len(events))
+        return 0, False
+    for event in events:
+        event.published_at = now
+    db.session.commit()
+    return len(events), len(events) == BATCH_SIZE
+
+
+def publish_events_rollback_unsafe(redis, events: list[OutboxEvent]) -> None:
+    """XADD every event and enqueue its handlers in one MULTI/EXEC.
+
+    Runs inside the claiming transaction, before it commits: if that commit then fails the
+    events are published again later, which at-least-once delivery allows (handlers dedupe).
+    """
+    queues: dict[str, Queue] = {}
+    with redis.pipeline(transaction=True) as pipe:
+        for event in events:
+            message = event.as_message()
+            pipe.xadd(
+                STREAM,
+                {
+                    "id": message["id"],
+                    "type": event.event_type,
+                    "aggregate_type": event.aggregate_type,
+                    "aggregate_id": event.aggregate_id,
+                    "position": event.position,
+                    "occurred_at": message["occurred_at"],
+                    "data": json.dumps(event.event_data),
+                },
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+            by_queue: dict[str, list] = {}
+            for handler in handlers_for(event.event_type):
+                queues.setdefault(handler.queue, Queue(handler.queue, connection=redis))
+                by_queue.setdefault(handler.queue, []).append(
+                    Queue.prepare_data(
+                        "blog.outbox.registry.run_handler",
+                        args=(handler.name, message),
+                        job_id=handler_job_id(message["id"], handler.name),
+                        timeout=handler.timeout,
+                        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+                        result_ttl=3600,
+                        failure_ttl=HANDLER_FAILURE_TTL,
+                        description=f"{handler.name}({event.event_type} {message['id']})",
+                    )
+                )
+            for queue_name, job_datas in by_queue.items():
+                queues[queue_name].enqueue_many(job_datas, pipeline=pipe)
+        pipe.execute()
+
+
+def handler_job_id(event_id: str, handler_name: str) -> str:
+    """Deterministic, so a re-relayed event re-enqueues the same job (RQ allows [A-Za-z0-9_-])."""
+    return f"evt-{event_id}-{handler_name.replace('.', '_')}"
+
+
+def _record_failure(events: list[OutboxEvent], now, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    for event in events:
+        event.retry_count += 1
+        event.last_error = error
+        if event.retry_count >= MAX_ATTEMPTS:
+            event.parked_at = now
+        else:
+            event.next_attempt_at = now + backoff(event.retry_count)
+
+
+def sweep_outbox() -> int:
+    """Cron's entry point (every 5 s): run the relay unless one is already queued.
+
+    Cron does not take the trigger key itself: if a relay is queued it will see every event.
+    """
+    return relay_outbox()

@@ -41,6 +41,12 @@ def append_flashes_oob(response: Response) -> Response:
     """After an htmx swap, deliver pending flash messages into #flash-messages out of band."""
     if not is_htmx() or response.mimetype != "text/html" or response.direct_passthrough:
         return response
+    # A response htmx will not swap (an empty 204, a redirect, HX-Redirect) must leave the
+    # messages in the session for the page that loads next.
+    if response.status_code == 204 or 300 <= response.status_code < 400:
+        return response
+    if "HX-Redirect" in response.headers or "HX-Location" in response.headers:
+        return response
     if "_flashes" not in session:
         return response
     messages = get_flashed_messages(with_categories=True)

@@ -17,6 +17,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     """A same-site path to go back to after signing in; anything else becomes `default`."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
+    # Control characters could split the Location header or hide a scheme from browsers.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return default

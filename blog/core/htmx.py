@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, get_flashed_messages, render_template, request, session
 from jinja2 import Template
+from werkzeug.urls import iri_to_uri
 
 
 def is_htmx() -> bool:
@@ -58,7 +59,8 @@ def append_flashes_oob(response: Response) -> Response:
 def redirect_to(location: str) -> Response:
     """Redirect a page request; tell htmx to load the page itself (not swap it into a target)."""
     if is_htmx():
-        return Response("", 204, {"HX-Redirect": location})
+        # Headers are Latin-1: encode the IRI the way Werkzeug's redirect() does for Location.
+        return Response("", 204, {"HX-Redirect": iri_to_uri(location)})
     from flask import redirect
 
     return redirect(location)  # type: ignore[return-value]

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from blog.core.htmx import is_htmx
 
@@ -49,6 +49,14 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
 
 
 def init_errors(app: Flask) -> None:
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
+        # The page templates build URLs from the Host header, which is exactly what is
+        # untrusted here: answer with a fixed body.
+        return "Bad request: this host name is not served here.\n", 400, {
+            "Content-Type": "text/plain; charset=utf-8"
+        }
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[str, int]:
         return render_error(

@@ -17,6 +17,8 @@ ENVIRONMENTS = ("development", "testing", "production")
 MIN_SECRET_LENGTH = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
+# Where the development mail sink (`make run`) stores what it catches; /dev/mail reads it.
+DEV_MAIL_DIR = VAR_DIR / "mail"
 
 
 class ConfigError(Exception):
@@ -99,6 +101,7 @@ class Settings:
             "RATELIMIT_KEY_PREFIX": "blog:rl",
             "SMTP_URL": self.smtp_url,
             "MAIL_FROM": self.mail_from,
+            "DEV_MAIL_DIR": DEV_MAIL_DIR,
             "ARGON2_TIME_COST": self.argon2_time_cost,
             "ARGON2_MEMORY_COST": self.argon2_memory_cost,
             "LOG_LEVEL": self.log_level,
@@ -281,6 +284,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"BLOG_LOG_LEVEL={log_level!r} is not DEBUG, INFO, WARNING or ERROR")
     cheap_hashes = environment == "testing"
+    extra: dict[str, object] = {}
+    # Test hook, honoured only in testing: `flask worker` subprocesses load the tests' handlers.
+    if environment == "testing" and env.get("BLOG_TEST_HANDLER_MODULES", "").strip():
+        modules = env["BLOG_TEST_HANDLER_MODULES"].split(",")
+        extra["OUTBOX_EXTRA_HANDLER_MODULES"] = tuple(m.strip() for m in modules if m.strip())
     return Settings(
         env=environment,
         secret_key=_secret_key(env, environment),
@@ -291,7 +299,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         port=port,
         log_level=log_level,
         max_content_length=_int(
-            env, "BLOG_MAX_CONTENT_LENGTH", 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024
+            env, "BLOG_MAX_CONTENT_LENGTH", 1024 * 1024, 1024, 1024 * 1024 * 1024
         ),
         smtp_url=_smtp_url(env),
         mail_from=env.get("BLOG_MAIL_FROM", "").strip() or "Blog <no-reply@localhost>",
@@ -301,4 +309,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "BLOG_ARGON2_MEMORY_COST", 8 * 1024 if cheap_hashes else 64 * 1024, 8, 4 << 20
         ),
         statement_timeout_ms=_int(env, "BLOG_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+        extra=extra,
     )

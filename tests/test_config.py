@@ -29,7 +29,7 @@ def test_a_good_production_configuration_loads():
     assert cfg["AUTH_COOKIE_NAME"].startswith("__Host-")
     assert cfg["TRUSTED_HOSTS"] == ["blog.example.org"]
     assert cfg["WTF_CSRF_TIME_LIMIT"] is None
-    assert cfg["MAX_CONTENT_LENGTH"] == 16 * 1024 * 1024
+    assert cfg["MAX_CONTENT_LENGTH"] == 1024 * 1024
     engine = cfg["SQLALCHEMY_ENGINE_OPTIONS"]
     assert engine["pool_size"] == 10
     assert engine["pool_timeout"] == 30

@@ -53,9 +53,11 @@ def init_errors(app: Flask) -> None:
     def untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
         # The page templates build URLs from the Host header, which is exactly what is
         # untrusted here: answer with a fixed body.
-        return "Bad request: this host name is not served here.\n", 400, {
-            "Content-Type": "text/plain; charset=utf-8"
-        }
+        return (
+            "Bad request: this host name is not served here.\n",
+            400,
+            {"Content-Type": "text/plain; charset=utf-8"},
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[str, int]:

@@ -36,10 +36,13 @@ def init_security(app: Flask) -> None:
     csp = content_security_policy(app)
     secure = app.config["SESSION_COOKIE_SECURE"]
 
-    @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+
+    # First of all before_request hooks: CSRFProtect's (registered earlier) reads the body and
+    # can end the request with a 413 or 400, and that error page and its log line need the id.
+    app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
 
     @app.before_request
     def refuse_undecodable_query() -> None:
@@ -62,8 +65,9 @@ def init_security(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if secure:
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if "request_id" in g:
-            headers["X-Request-ID"] = g.request_id
+        if "request_id" not in g:  # a hook that ran before ours ended the request
+            assign_request_id()
+        headers["X-Request-ID"] = g.request_id
         # Pages carry per-user content: never let a shared cache keep them.
         if response.mimetype == "text/html":
             headers.setdefault("Cache-Control", "no-store")

@@ -100,6 +100,12 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, ops_bp, admin_bp):
         app.register_blueprint(bp)
+    # The mailbox of the development mail sink has no access check and shows sign-in and
+    # reset links: it must not exist in production, so it is not even registered there.
+    if app.config["ENV_NAME"] in ("development", "testing"):
+        from blog.devmail.views import bp as devmail_bp
+
+        app.register_blueprint(devmail_bp)
 
 
 def _init_cli(app: Flask) -> None:

@@ -1,8 +1,11 @@
 """`make run`: the whole product on one machine, for development and trying it out.
 
 Starts an embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, applies the
-migrations, creates the demo data on the first run, then supervises web + worker + cron. Ctrl-C
-(or SIGTERM) stops every child and both embedded servers; if any child dies, everything stops.
+migrations, creates the demo data on the first run, then supervises web + worker + cron. With no
+BLOG_SMTP_URL it also runs a mail sink (blog/devmail/sink.py) that keeps every message under
+var/mail for /dev/mail. A child that dies is restarted after a second; one that keeps dying (more
+than 5 times in 60 s) stops everything. Ctrl-C (or SIGTERM) stops every child, the sink and both
+embedded servers.
 
     python -m blog.devserver                 # run everything
     python -m blog.devserver --migrate-only  # just bring the database to head
@@ -19,10 +22,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from blog.config import PROJECT_ROOT, VAR_DIR, ConfigError, load_settings
+from blog.config import DEV_MAIL_DIR, PROJECT_ROOT, VAR_DIR, ConfigError, load_settings
 from blog.core.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -30,7 +34,16 @@ from blog.core.embedded import (
     die_with_parent,
 )
 
+if TYPE_CHECKING:
+    import psutil
+
+    from blog.devmail.sink import MailSink
+
 STOP_GRACE_SECONDS = 10
+POLL_SECONDS = 0.5
+RESTART_DELAY_SECONDS = 1.0
+CRASH_WINDOW_SECONDS = 60.0
+MAX_CRASHES_IN_WINDOW = 5  # one more within the window stops everything
 
 
 def say(message: str) -> None:
@@ -56,24 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("FLASK_APP", "app")
     env["PYTHONUNBUFFERED"] = "1"
     services: list[EmbeddedPostgres | EmbeddedRedis] = []
+    sink: MailSink | None = None
     # Explicit: a shell starts background jobs with SIGINT ignored, and Python keeps it so.
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     # If whatever started us dies (make killed, terminal closed), shut down in order.
     die_with_parent()
     try:
-        if not env.get("DATABASE_URL"):
-            say(f"starting embedded PostgreSQL (data in {_rel(VAR_DIR / 'pg')})")
-            pg = EmbeddedPostgres(VAR_DIR / "pg")
-            pg.start()
-            services.append(pg)
-            env["DATABASE_URL"] = pg.ensure_database("blog")
-        if not env.get("REDIS_URL"):
-            say(f"starting embedded Redis (data in {_rel(VAR_DIR / 'redis')})")
-            redis = EmbeddedRedis(VAR_DIR / "redis")
-            redis.start()
-            services.append(redis)
-            env["REDIS_URL"] = redis.url()
+        _start_embedded_services(env, services)
         settings = load_settings(env)
 
         flask = [sys.executable, "-m", "flask"]
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.migrate_only:
             return 0
         _check(subprocess.call([*flask, "seed-demo", "--quiet"], env=env, cwd=PROJECT_ROOT), "seed")
+        banner = []
+        if not env.get("BLOG_SMTP_URL", "").strip():
+            sink = _start_mail_sink(env)
+            if settings.env == "development":
+                banner.append(f"Mail the app sends: {settings.site_url}/dev/mail")
         return supervise(
             {
                 "web": [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             env,
             site_url=settings.site_url,
+            banner=banner,
         )
     except ConfigError as exc:
         say(f"configuration error: {exc}")
@@ -104,9 +113,44 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if sink is not None:
+            say("stopping the mail sink")
+            sink.stop()
         for service in reversed(services):
             say(f"stopping embedded {type(service).__name__.removeprefix('Embedded')}")
             service.stop()
+
+
+def _start_embedded_services(
+    env: dict[str, str], services: list[EmbeddedPostgres | EmbeddedRedis]
+) -> None:
+    """Start PostgreSQL and Redis for the URLs that are unset; `services` collects them."""
+    if not env.get("DATABASE_URL"):
+        say(f"starting embedded PostgreSQL (data in {_rel(VAR_DIR / 'pg')})")
+        pg = EmbeddedPostgres(VAR_DIR / "pg")
+        pg.start()
+        services.append(pg)
+        env["DATABASE_URL"] = pg.ensure_database("blog")
+    if not env.get("REDIS_URL"):
+        say(f"starting embedded Redis (data in {_rel(VAR_DIR / 'redis')})")
+        redis = EmbeddedRedis(VAR_DIR / "redis")
+        redis.start()
+        services.append(redis)
+        env["REDIS_URL"] = redis.url()
+
+
+def _start_mail_sink(env: dict[str, str]) -> MailSink:
+    """Catch the app's mail on loopback and point every child at it through BLOG_SMTP_URL."""
+    from blog.devmail.sink import MailSink, MailSinkError
+
+    sink = MailSink(DEV_MAIL_DIR)
+    try:
+        sink.start()
+    except MailSinkError as exc:
+        raise EmbeddedServiceError(f"{exc} (or set BLOG_SMTP_URL)") from None
+    env["BLOG_SMTP_URL"] = sink.url
+    say(f"mail sink on {sink.url}: every message is kept in {_rel(DEV_MAIL_DIR)}")
+    return sink
 
 
 def _rel(path: Path) -> str:
@@ -121,39 +165,163 @@ def _check(code: int, what: str) -> None:
         raise EmbeddedServiceError(f"{what} failed (exit code {code}); see the output above")
 
 
-def supervise(commands: dict[str, list[str]], env: dict[str, str], *, site_url: str) -> int:
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    exit_code = 0
+class Child:
+    """One supervised process: how to start it, what it spawned, and when it crashed."""
+
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name = name
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        # Its descendants as last seen: once it is dead they can no longer be found through it.
+        self.tree: list[psutil.Process] = []
+        self.crashes: deque[float] = deque()
+        self.restart_at: float | None = None
+
+    def start(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        # Own session: Ctrl-C reaches only us, and we stop the children in order.
+        self.process = subprocess.Popen(
+            self.command,
+            env=env,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
+        self.tree, self.restart_at = [], None
+        return self.process
+
+    def remember_tree(self) -> None:
+        import psutil
+
+        assert self.process is not None
+        with contextlib.suppress(psutil.NoSuchProcess):
+            self.tree = psutil.Process(self.process.pid).children(recursive=True)
+
+    def record_crash(self, now: float) -> int:
+        """Note a crash; returns how many happened within the window."""
+        self.crashes.append(now)
+        while self.crashes and self.crashes[0] < now - CRASH_WINDOW_SECONDS:
+            self.crashes.popleft()
+        return len(self.crashes)
+
+
+def supervise(
+    commands: dict[str, list[str]],
+    env: dict[str, str],
+    *,
+    site_url: str,
+    banner: list[str] | None = None,
+) -> int:
+    """Run the children until Ctrl-C; restart one that dies, unless it keeps dying."""
+    import psutil
+
+    launcher = psutil.Process()
+    _become_subreaper()
+    # Already our children: the embedded servers, which main() stops after us.
+    services = {p.pid for p in launcher.children()}
+    children = {name: Child(name, command) for name, command in commands.items()}
     try:
-        for name, command in commands.items():
-            # Own session: Ctrl-C reaches only us, and we stop the children in order.
-            children[name] = subprocess.Popen(
-                command,
-                env=env,
-                cwd=PROJECT_ROOT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509
-            )
-        _announce_when_ready(children, site_url)
+        for child in children.values():
+            child.start(env)
+        _announce_when_ready(children["web"], site_url, banner or [])
         while True:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    say(f"{name} exited with code {child.returncode}: stopping everything")
+            now = time.monotonic()
+            for child in children.values():
+                if child.process is None:
+                    if child.restart_at is not None and now >= child.restart_at:
+                        say(f"restarting {child.name}")
+                        child.start(env)
+                    continue
+                code = child.process.poll()
+                if code is None:
+                    child.remember_tree()
+                    continue
+                child.process = None
+                # What it leaves behind (gunicorn workers, an RQ work horse mid-job) must not
+                # outlive it: a restarted web could not bind, a horse would run on unsupervised.
+                _terminate([*child.tree, *_orphans(launcher, services, children)])
+                crashes = child.record_crash(now)
+                if crashes > MAX_CRASHES_IN_WINDOW:
+                    say(
+                        f"{child.name} {_describe_exit(code)}, its {crashes}th crash within "
+                        f"{CRASH_WINDOW_SECONDS:.0f} s: stopping everything (see its output above)"
+                    )
                     return 1
-            time.sleep(0.5)
+                say(
+                    f"{child.name} {_describe_exit(code)}: restarting it in "
+                    f"{RESTART_DELAY_SECONDS:.0f} s ({crashes} crash{'es' if crashes > 1 else ''} "
+                    f"within {CRASH_WINDOW_SECONDS:.0f} s; more than {MAX_CRASHES_IN_WINDOW} "
+                    "stop everything)"
+                )
+                child.restart_at = now + RESTART_DELAY_SECONDS
+            _reap_orphans(launcher, services, children)
+            time.sleep(POLL_SECONDS)
     except (Stop, KeyboardInterrupt):
         say("stopping")
-        return exit_code
+        return 0
     finally:
-        _stop_children(children)
+        _stop_children(children, launcher, services)
 
 
-def _announce_when_ready(children: dict[str, subprocess.Popen[bytes]], site_url: str) -> None:
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def _become_subreaper() -> None:
+    """Make orphaned descendants (a work horse whose RQ worker died) our children, not init's.
+
+    Then a restart or Ctrl-C can still find and stop them. Linux only; elsewhere the trees
+    remembered per child are the fallback.
+    """
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_child_subreaper, 1)
+
+
+def _orphans(
+    launcher: psutil.Process, services: set[int], children: dict[str, Child]
+) -> list[psutil.Process]:
+    """Our children that we did not start: orphans of a dead child, adopted as subreaper."""
+    ours = services | {c.process.pid for c in children.values() if c.process is not None}
+    return [p for p in launcher.children() if p.pid not in ours]
+
+
+def _reap_orphans(launcher: psutil.Process, services: set[int], children: dict[str, Child]) -> None:
+    """An adopted orphan that exits on its own stays a zombie until we wait for it."""
+    import psutil
+
+    for proc in _orphans(launcher, services, children):
+        with contextlib.suppress(psutil.Error):
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                proc.wait(0)
+
+
+def _terminate(procs: list[psutil.Process]) -> None:
+    """SIGTERM, then SIGKILL whatever is still there after the grace period."""
+    import psutil
+
+    unique = list({p.pid: p for p in procs}.values())
+    for proc in unique:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(signal.SIGTERM)
+    _gone, alive = psutil.wait_procs(unique, timeout=STOP_GRACE_SECONDS)
+    for proc in alive:
+        say(f"killing {proc.pid} (did not stop within {STOP_GRACE_SECONDS} s)")
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+def _announce_when_ready(web: Child, site_url: str, banner: list[str]) -> None:
     from blog.ops.demo import DEMO_ACCOUNTS
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if children["web"].poll() is not None:
+        if web.process is None or web.process.poll() is not None:
             return
         try:
             with urllib.request.urlopen(f"{site_url}/healthz", timeout=1) as response:  # noqa: S310
@@ -165,31 +333,37 @@ def _announce_when_ready(children: dict[str, subprocess.Popen[bytes]], site_url:
         say("web did not answer /healthz within 60 s")
         return
     say(f"Blog is running at {site_url}  (Ctrl-C stops everything)")
+    for line in banner:
+        say(line)
     say("Demo logins (email / password / role):")
     for email, _name, password, role in DEMO_ACCOUNTS:
         say(f"    {email:<24} {password:<22} {role}")
 
 
-def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+def _descendants(root: psutil.Process, skip: set[int]) -> list[psutil.Process]:
+    """Every process below `root`, leaving out the subtrees of the pids in `skip`."""
     import psutil
 
-    procs: list[psutil.Process] = []
+    found: list[psutil.Process] = []
+    stack = [root]
+    while stack:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for proc in stack.pop().children():
+                if proc.pid not in skip:
+                    found.append(proc)
+                    stack.append(proc)
+    return found
+
+
+def _stop_children(
+    children: dict[str, Child], launcher: psutil.Process, services: set[int]
+) -> None:
+    # Collect everything before signalling: RQ's work horse lives in its own session, and
+    # orphans we adopted are ours to stop too. The embedded servers are main()'s, stopped last.
+    procs = _descendants(launcher, services)
     for child in children.values():
-        try:
-            parent = psutil.Process(child.pid)
-            # RQ's work horse lives in its own session: collect descendants before signalling.
-            procs.extend([parent, *parent.children(recursive=True)])
-        except psutil.NoSuchProcess:
-            continue
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.send_signal(signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(procs, timeout=STOP_GRACE_SECONDS)
-    for proc in alive:
-        say(f"killing {proc.pid} (did not stop within {STOP_GRACE_SECONDS} s)")
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=5)
+        procs.extend(child.tree)
+    _terminate(procs)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,10 @@ def run_jobs(app: Flask):  # type: ignore[no-untyped-def]
         failed = ids("failed_job_registry") - failed_before
         if failed and not allow_failures:
             connection = queues[0].connection
-            details = [Job.fetch(job_id, connection=connection).exc_info for job_id in failed]
+            details = [
+                Job.fetch(job_id, connection=connection).latest_result() for job_id in failed
+            ]
+            details = [d.exc_string if d else "(no result)" for d in details]
             pytest.fail("jobs failed:\n" + "\n".join(str(d) for d in details))
         return len(ids("finished_job_registry") - finished_before)
 

@@ -247,7 +247,7 @@ def test_a_poison_handler_retries_at_1_2_4_8_16_then_fails_visibly(app, effects_
 
     failed = queue.failed_job_registry
     assert job_id in failed.get_job_ids()
-    assert "poison" in Job.fetch(job_id, connection=redis).exc_info
+    assert "poison" in Job.fetch(job_id, connection=redis).latest_result().exc_string
     with app.app_context():  # the other event's handler was not held up
         assert db.session.execute(text("SELECT count(*) FROM test_effects")).scalar() == 1
 

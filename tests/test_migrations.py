@@ -53,6 +53,14 @@ def _insert_rows() -> None:
     )
     db.session.execute(
         text(
+            "INSERT INTO verification_tokens (user_id, purpose, token_hash, new_email, expires_at) "
+            "VALUES (:id, 'change_email', decode(repeat('cd', 32), 'hex'), 'new@example.com', "
+            "now() + interval '1 day')"
+        ),
+        {"id": uid},
+    )
+    db.session.execute(
+        text(
             "INSERT INTO configuration (key, environment, value) "
             "VALUES ('maintenance', 'production', '{\"on\": false}')"
         )

@@ -1,4 +1,5 @@
-"""Role gates: one helper per role. Each wraps a view and aborts before it runs."""
+"""Access gates: one helper per role, and one for a confirmed email address. Each wraps a view
+and answers (sign in first, 403, or the confirm-your-address notice) before it runs."""
 
 from __future__ import annotations
 
@@ -46,6 +47,39 @@ def require_user(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def require_verified(view: F) -> F:
+    """A signed-in user whose email address is confirmed (to post, comment or chat).
+
+    Others get a 403 with a notice that says why and offers to mail a new link; an htmx
+    request gets the notice alone, to swap in where the action was.
+    """
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return _sign_in_redirect()
+        if not current_user.is_verified:
+            return _unverified_notice()
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _unverified_notice() -> Any:
+    from blog.core.htmx import render
+
+    # After "send a new link", come back here: this page for a GET, else the page the form
+    # was on (never a POST-only address, which would answer 405).
+    if request.method == "GET":
+        back = request.full_path.rstrip("?")
+    else:
+        referrer = urlsplit(request.referrer or "")
+        same_site = referrer.netloc == request.host
+        back = referrer.path + (f"?{referrer.query}" if referrer.query else "") if same_site else ""
+    next_url = safe_next(back, url_for("home.index"))
+    return render("auth/unverified.html", "notice", next_url=next_url), 403
 
 
 def require_moderator(view: F) -> F:

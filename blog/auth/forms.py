@@ -85,5 +85,74 @@ class LoginForm(BaseForm):
     remember = BooleanField("Keep me signed in for 30 days")
 
 
+class ResetRequestForm(BaseForm):
+    email = EmailField(
+        "Email",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=320, message="An email address has at most 320 characters."),
+            Email("Enter a valid email address.", check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+class NewPasswordForm(BaseForm):
+    """A new password under the sign-up policy, for the account it will belong to."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
+        description="At least 8 characters, with upper- and lower-case letters and a digit.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The passwords do not match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def __init__(self, *args: Any, user_name: str = "", email: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._user_name = user_name
+        self._email = email
+
+    def validate_password(self, field: PasswordField) -> None:
+        problems = password_problems(field.data or "", user_name=self._user_name, email=self._email)
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ChangeEmailForm(BaseForm):
+    email = EmailField(
+        "New email address",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the new email address."),
+            Length(max=320, message="An email address has at most 320 characters."),
+            Email("Enter a valid email address.", check_deliverability=False),
+        ],
+        description="We send a link there; the change happens when you open it.",
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class EmptyForm(BaseForm):
     """For POST-only buttons (sign out, revoke): the CSRF token is the whole form."""

@@ -1,4 +1,4 @@
-"""Users and their signed-in devices (server-side sessions)."""
+"""Users, their signed-in devices (server-side sessions) and their single-use mail tokens."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ Role = Literal["admin", "moderator", "user"]
 ROLES: tuple[Role, ...] = ("admin", "moderator", "user")
 STATUSES = ("active", "suspended")
 PROVIDERS = ("local", "google")
+TokenPurpose = Literal["verify_email", "reset_password", "change_email"]
 
 # Kept deliberately loose (one @, a dot in the domain, no spaces): the form validates properly
 # with email-validator; the database only refuses what is certainly not an address.
@@ -44,6 +45,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     provider: Mapped[str] = mapped_column(String(20), default="local", server_default="local")
     status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
     email_verified_at: Mapped[datetime | None]
+    # Reset and email-change links issued before this instant are dead (VerificationToken.problem).
+    password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     purge_after: Mapped[datetime | None]
@@ -80,6 +83,15 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     def is_moderator(self) -> bool:
         """Moderators and admins: admins can do everything a moderator can."""
         return self.role in ("admin", "moderator")
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def set_password_hash(self, password_hash: str, now: datetime) -> None:
+        """A new password; every reset or email-change link issued before `now` dies with it."""
+        self.password_hash = password_hash
+        self.password_changed_at = now
 
     def suspend(self) -> None:
         if self.deleted_at is not None:
@@ -126,3 +138,63 @@ class UserSession(UUIDPrimaryKey, Base):
     def revoke(self, now: datetime) -> None:
         if self.revoked_at is None:
             self.revoked_at = now
+
+
+class VerificationToken(UUIDPrimaryKey, Base):
+    """A single-use link mailed to a user: confirm an address, reset a password, change email.
+
+    The link carries a random token; we keep only its SHA-256 (256 bits of entropy: a fast
+    hash is right, as for sessions). `used_at` makes it single use.
+    """
+
+    __tablename__ = "verification_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "purpose IN ('verify_email', 'reset_password', 'change_email')", name="purpose"
+        ),
+        CheckConstraint("octet_length(token_hash) = 32", name="token_hash_sha256"),
+        CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        # The address to switch to travels with (and only with) a change_email token.
+        CheckConstraint(
+            "(purpose = 'change_email') = (new_email IS NOT NULL)", name="new_email_iff_change"
+        ),
+        CheckConstraint(EMAIL_CHECK.replace("email", "new_email"), name="new_email_format"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[bytes] = mapped_column(unique=True)
+    new_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    def problem(self, now: datetime) -> Literal["used", "expired", "superseded"] | None:
+        """Why this token may not be used now, or None if it may."""
+        if self.used_at is not None:
+            return "used"
+        if self.expires_at <= now:
+            return "expired"
+        # A password change kills every reset and email-change link issued before it: someone
+        # who had the old password (or the mailbox) must not keep a way back in.
+        changed = self.user.password_changed_at
+        if (
+            self.purpose in ("reset_password", "change_email")
+            and changed is not None
+            and self.created_at <= changed
+        ):
+            return "superseded"
+        if self.user.deleted_at is not None:
+            return "superseded"
+        return None
+
+    def use(self, now: datetime) -> None:
+        """Spend the token. Refuses a token that is not usable: single use is an invariant."""
+        problem = self.problem(now)
+        if problem is not None:
+            raise ValueError(f"this token cannot be used ({problem})")
+        self.used_at = now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from blog.audit.services import record_audit
 from blog.auth.models import User, UserSession
 from blog.auth.passwords import hash_password, needs_rehash, verify_password
 from blog.auth.sessions import REMEMBER_LIFETIME, SESSION_LIFETIME, new_token
+from blog.auth.tokens import access_token, spend_other_tokens
 from blog.core.db import utcnow
 from blog.extensions import db
 from blog.outbox.events import emit
@@ -28,6 +30,14 @@ class AccountExists(Exception):
 
 class SignInRefused(Exception):
     """Credentials are right but the account may not sign in (suspended)."""
+
+
+class WrongPassword(Exception):
+    """The current password, asked for again before a sensitive change, is not right."""
+
+
+class SameEmail(Exception):
+    """The new address is the one the account already has."""
 
 
 @dataclass(frozen=True)
@@ -177,3 +187,156 @@ def suspend_user(user: User, *, actor: User, reason: str, ip: str | None = None)
         ip=ip,
     )
     db.session.flush()
+
+
+# --------------------------------------------------------------------------- email verification
+
+
+def request_email_verification(user: User) -> None:
+    """Ask for a new confirmation link; the mail handler issues the token after commit."""
+    emit("user.email_verification_requested", aggregate_type="user", aggregate_id=user.id)
+
+
+def verify_email(token: str) -> User:
+    """Spend a verify_email token and mark the address confirmed. Raises TokenInvalid."""
+    found = access_token(token, "verify_email", lock=True)
+    now = utcnow()
+    found.use(now)
+    user = found.user
+    _mark_verified(user, now)
+    db.session.flush()
+    return user
+
+
+def _mark_verified(user: User, now: datetime) -> None:
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+        emit("user.email_verified", aggregate_type="user", aggregate_id=user.id)
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def request_password_reset(email: str) -> None:
+    """Emit user.password_reset_requested if `email` belongs to an account, else nothing.
+
+    Either way the same statements run (the lookup, an outbox INSERT in a savepoint, the
+    commit's WAL flush and the relay trigger after it): for an unknown address the savepoint
+    is rolled back. So the answer takes as long whether or not the account exists.
+    """
+    user = get_user_by_email(email)
+    known = user is not None and user.deleted_at is None
+    savepoint = db.session.begin_nested()
+    emit(
+        "user.password_reset_requested",
+        aggregate_type="user",
+        aggregate_id=user.id if user is not None and known else uuid.uuid4(),
+    )
+    db.session.flush()
+    if known:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password through a reset link and end every session. Raises TokenInvalid."""
+    # Hash before taking the row locks: Argon2 is slow on purpose.
+    password_hash = hash_password(password)
+    found = access_token(token, "reset_password", lock=True)
+    now = utcnow()
+    found.use(now)
+    user = found.user
+    user.set_password_hash(password_hash, now)
+    # The link came through the mailbox: that proves the address as well as a confirmation.
+    _mark_verified(user, now)
+    revoke_all_sessions(user.id)
+    emit(
+        "user.password_changed",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"via": "reset"},
+    )
+    db.session.flush()
+    return user
+
+
+def change_password(
+    user: User, *, current_password: str, new_password: str, keep_session_id: uuid.UUID | None
+) -> int:
+    """Replace the password after checking the current one; end every other session.
+
+    Raises WrongPassword. Returns how many other sessions were ended.
+    """
+    if not verify_password(user.password_hash, current_password) or user.password_hash is None:
+        raise WrongPassword("The current password is not right.")
+    user.set_password_hash(hash_password(new_password), utcnow())
+    ended = revoke_all_sessions(user.id, except_id=keep_session_id)
+    emit(
+        "user.password_changed",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"via": "change"},
+    )
+    db.session.flush()
+    return ended
+
+
+# --------------------------------------------------------------------------- email address
+
+
+def request_email_change(user: User, *, password: str, new_email: str) -> str:
+    """Check the password and the new address; the mail handler then mails a confirmation
+    link to the new address. Nothing changes until it is opened.
+
+    Raises WrongPassword, SameEmail or AccountExists. Returns the normalised new address.
+    """
+    if not verify_password(user.password_hash, password) or user.password_hash is None:
+        raise WrongPassword("The password is not right.")
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        raise SameEmail("This is already your email address.")
+    if get_user_by_email(new_email) is not None:
+        raise AccountExists("email", "An account with this email address already exists.")
+    emit(
+        "user.email_change_requested",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"new_email": new_email},
+    )
+    return new_email
+
+
+def change_email(token: str) -> tuple[User, str]:
+    """Switch to the address a change_email link was mailed to. Returns (user, old address).
+
+    Raises TokenInvalid, or AccountExists if another account took the address meanwhile.
+    """
+    found = access_token(token, "change_email", lock=True)
+    now = utcnow()
+    found.use(now)
+    user = found.user
+    old_email, new_email = user.email, str(found.new_email)
+    taken = AccountExists("email", "Another account now uses this email address.")
+    if get_user_by_email(new_email) is not None:
+        raise taken
+    try:
+        # A concurrent change or sign-up can pass the check above; the unique index decides.
+        with db.session.begin_nested():
+            user.email = new_email
+            db.session.flush()
+    except IntegrityError:
+        raise taken from None
+    # Links mailed to the old address (a reset, an older change) must not outlive it.
+    spend_other_tokens(user.id, now=now, keep=found.id)
+    # Opening the link proved the new address.
+    user.email_verified_at = None
+    _mark_verified(user, now)
+    emit(
+        "user.email_changed",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"old_email": old_email, "new_email": new_email},
+    )
+    db.session.flush()
+    return user, old_email

@@ -1,4 +1,5 @@
-"""Sign up, sign in, sign out, and the devices page. Thin: parse, check, call a service, commit."""
+"""Sign up, sign in, sign out, devices, and the account's mail links (confirm the address, reset
+the password, change the address). Thin: parse, check, call a service, commit."""
 
 from __future__ import annotations
 
@@ -14,12 +15,23 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import current_user
 
 from blog.auth import services
 from blog.auth.access import require_user, safe_next
-from blog.auth.forms import EmptyForm, LoginForm, RegisterForm
+from blog.auth.forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    EmptyForm,
+    LoginForm,
+    NewPasswordForm,
+    RegisterForm,
+    ResetRequestForm,
+)
+from blog.auth.models import TokenPurpose
 from blog.auth.sessions import clear_session_cookie, current_session, set_session_cookie
+from blog.auth.tokens import LIFETIMES, TokenInvalid, access_token
 from blog.core.htmx import is_htmx, redirect_to, render
 from blog.extensions import db, limiter
 
@@ -41,9 +53,45 @@ def _login_email_key() -> str:
     return "email:" + services.normalise_email(request.form.get("email", ""))[:320]
 
 
-def _signed_in_response(user, *, remember: bool, next_url: str) -> Response:
-    from flask import session as flask_session
+def _reset_limit() -> str:
+    return str(current_app.config.get("AUTH_RESET_LIMIT", "5/minute;20/hour"))
 
+
+def _reset_email_limit() -> str:
+    return str(current_app.config.get("AUTH_RESET_EMAIL_LIMIT", "5/hour"))
+
+
+def _reset_email_key() -> str:
+    # Per address too: nobody can flood one mailbox with reset mail from many IPs.
+    return "reset-email:" + services.normalise_email(request.form.get("email", ""))[:320]
+
+
+def _resend_limit() -> str:
+    return str(current_app.config.get("AUTH_VERIFY_RESEND_LIMIT", "3/hour;10/day"))
+
+
+def _reauth_limit() -> str:
+    # Pages that check the current password are a password oracle for a stolen session.
+    return str(current_app.config.get("AUTH_REAUTH_LIMIT", "5/minute;30/hour"))
+
+
+def _account_mail_limit() -> str:
+    return str(current_app.config.get("AUTH_ACCOUNT_MAIL_LIMIT", "5/hour"))
+
+
+def _mail_was_sent(response: Response) -> bool:
+    # Count only the requests that queue a mail (a redirect after success), not refusals.
+    return response.status_code in (302, 303, 204)
+
+
+def _user_key() -> str:
+    # Limits run before the view's own checks: an anonymous caller falls back to the IP.
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr}"
+
+
+def _signed_in_response(user, *, remember: bool, next_url: str) -> Response:
     new = services.start_session(
         user,
         remember=remember,
@@ -73,7 +121,11 @@ def register():
             getattr(form, exc.field).errors.append(exc.message)
         else:
             response = _signed_in_response(user, remember=False, next_url=url_for("home.index"))
-            flash(f"Welcome, {user.user_name}! Your account is ready.", "success")
+            flash(
+                f"Welcome, {user.user_name}! Your account is ready. We sent a link to "
+                f"{user.email}: open it to confirm your address.",
+                "success",
+            )
             return response
     status = 422 if form.is_submitted() else 200
     return render("auth/register.html", "form", form=form), status
@@ -110,8 +162,6 @@ def logout():
     if auth_session is not None:
         services.end_session(auth_session)
         db.session.commit()
-    from flask import session as flask_session
-
     flask_session.clear()
     flash("You are signed out.", "info")
     response = redirect_to(url_for("home.index"))
@@ -175,3 +225,228 @@ def revoke_other_sessions():
     if is_htmx():
         return _render_sessions()
     return redirect(url_for("auth.sessions"))
+
+
+# --------------------------------------------------------------------------- mail links
+
+TOKEN_PROBLEMS: dict[str, tuple[int, str]] = {
+    "unknown": (404, "This link is not valid. Check that you copied all of it."),
+    "used": (410, "This link has already been used, or a newer one replaced it."),
+    "expired": (410, "This link has expired."),
+    "superseded": (410, "This link no longer works: the account changed since it was sent."),
+}
+NEXT_STEP: dict[str, tuple[str, str]] = {
+    "verify_email": ("auth.account", "Ask for a new confirmation link"),
+    "reset_password": ("auth.reset_request", "Ask for a new reset link"),
+    "change_email": ("auth.change_email", "Start the change again"),
+}
+
+
+def _link_page(body: str, status: int = 200) -> Response:
+    """A page reached through a mailed link: its URL carries a secret, so send no Referer."""
+    response = current_app.make_response((body, status))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _bad_link(exc: TokenInvalid, purpose: TokenPurpose) -> Response:
+    status, message = TOKEN_PROBLEMS[exc.problem]
+    endpoint, label = NEXT_STEP[purpose]
+    body = render(
+        "auth/bad_link.html",
+        "notice",
+        message=message,
+        next_url=url_for(endpoint),
+        next_label=label,
+    )
+    return _link_page(body, status)
+
+
+@bp.route("/verify-email/<token>", methods=["GET", "POST"])
+def verify_email(token: str):
+    # GET only shows a button: mail scanners that open links must not spend the token.
+    try:
+        found = access_token(token, "verify_email")
+    except TokenInvalid as exc:
+        return _bad_link(exc, "verify_email")
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            services.verify_email(token)
+        except TokenInvalid as exc:  # spent by a concurrent click
+            return _bad_link(exc, "verify_email")
+        db.session.commit()
+        flash("Thank you: your email address is confirmed.", "success")
+        signed_in = current_user.is_authenticated
+        return redirect_to(url_for("home.index" if signed_in else "auth.login"))
+    return _link_page(render("auth/verify_email.html", form=form, user=found.user))
+
+
+@bp.post("/account/verify/resend")
+@limiter.limit(_resend_limit)
+@limiter.limit(_resend_limit, key_func=_user_key)
+@require_user
+def resend_verification():
+    EmptyForm()  # CSRFProtect has already checked the token
+    next_url = safe_next(request.form.get("next"), url_for("auth.account"))
+    if current_user.is_verified:
+        flash("Your email address is already confirmed.", "info")
+    else:
+        services.request_email_verification(current_user)
+        db.session.commit()
+        hours = int(LIFETIMES["verify_email"].total_seconds() // 3600)
+        flash(
+            f"We sent a new confirmation link to {current_user.email}. It works for {hours} hours.",
+            "success",
+        )
+    return redirect_to(next_url)
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_reset_email_limit, methods=["POST"], key_func=_reset_email_key)
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        # The same redirect whether or not the address has an account (no enumeration).
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return redirect_to(url_for("auth.reset_sent"))
+    status = 422 if form.is_submitted() else 200
+    return render("auth/reset_request.html", "form", form=form), status
+
+
+@bp.get("/reset-password/sent")
+def reset_sent():
+    hours = int(LIFETIMES["reset_password"].total_seconds() // 3600)
+    return render("auth/reset_sent.html", hours=hours)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        found = access_token(token, "reset_password")
+    except TokenInvalid as exc:
+        return _bad_link(exc, "reset_password")
+    user = found.user
+    form = NewPasswordForm(user_name=user.user_name, email=user.email)
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except TokenInvalid as exc:
+            return _bad_link(exc, "reset_password")
+        db.session.commit()
+        # Every session of the account ended, this browser's too: start clean.
+        flask_session.clear()
+        flash("Your password has been changed and every device signed out. Sign in now.", "success")
+        response = redirect_to(url_for("auth.login"))
+        clear_session_cookie(response)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    status = 422 if form.is_submitted() else 200
+    body = render("auth/reset_password.html", "form", form=form, token=token, user=user)
+    return _link_page(body, status)
+
+
+# --------------------------------------------------------------------------- account
+
+
+@bp.get("/account")
+@require_user
+def account():
+    return render("auth/account.html")
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(_reauth_limit, methods=["POST"])
+@limiter.limit(_reauth_limit, methods=["POST"], key_func=_user_key)
+@require_user
+def change_password():
+    form = ChangePasswordForm(user_name=current_user.user_name, email=current_user.email)
+    if form.validate_on_submit():
+        current = current_session()
+        try:
+            ended = services.change_password(
+                current_user,
+                current_password=form.current_password.data,
+                new_password=form.password.data,
+                keep_session_id=current.id if current else None,
+            )
+        except services.WrongPassword as exc:
+            form.current_password.errors.append(str(exc))
+        else:
+            db.session.commit()
+            others = (
+                f" {ended} other device{'s' if ended != 1 else ''} signed out." if ended else ""
+            )
+            flash(f"Your password has been changed.{others}", "success")
+            return redirect_to(url_for("auth.account"))
+    status = 422 if form.is_submitted() else 200
+    return render("auth/change_password.html", "form", form=form), status
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@limiter.limit(_reauth_limit, methods=["POST"])
+@limiter.limit(_reauth_limit, methods=["POST"], key_func=_user_key)
+@limiter.limit(
+    _account_mail_limit, methods=["POST"], key_func=_user_key, deduct_when=_mail_was_sent
+)
+@require_user
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            new_email = services.request_email_change(
+                current_user, password=form.password.data, new_email=form.email.data
+            )
+        except services.WrongPassword as exc:
+            form.password.errors.append(str(exc))
+        except services.SameEmail as exc:
+            form.email.errors.append(str(exc))
+        except services.AccountExists as exc:
+            form.email.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(
+                f"We sent a link to {new_email}. Your address changes when you open it; "
+                f"until then it stays {current_user.email}.",
+                "success",
+            )
+            return redirect_to(url_for("auth.account"))
+    status = 422 if form.is_submitted() else 200
+    return render("auth/change_email.html", "form", form=form), status
+
+
+@bp.route("/confirm-email/<token>", methods=["GET", "POST"])
+def confirm_email_change(token: str):
+    try:
+        found = access_token(token, "change_email")
+    except TokenInvalid as exc:
+        return _bad_link(exc, "change_email")
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            user, _old_email = services.change_email(token)
+        except TokenInvalid as exc:
+            return _bad_link(exc, "change_email")
+        except services.AccountExists as exc:
+            body = render(
+                "auth/bad_link.html",
+                "notice",
+                message=exc.message,
+                next_url=url_for("auth.change_email"),
+                next_label=NEXT_STEP["change_email"][1],
+            )
+            return _link_page(body, 409)
+        db.session.commit()
+        flash(f"Your email address is now {user.email}.", "success")
+        signed_in = current_user.is_authenticated
+        return redirect_to(url_for("auth.account" if signed_in else "auth.login"))
+    return _link_page(
+        render(
+            "auth/confirm_email_change.html",
+            form=form,
+            user=found.user,
+            new_email=found.new_email,
+        )
+    )

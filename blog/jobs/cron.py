@@ -16,3 +16,4 @@ def register_schedule(scheduler: CronScheduler) -> None:
         archive.archive_published_events, queue_name="default", cron="17 3 * * *", job_timeout=3600
     )
     scheduler.register(auth_jobs.purge_expired_sessions, queue_name="default", interval=3600)
+    scheduler.register(auth_jobs.purge_expired_tokens, queue_name="default", interval=3600)

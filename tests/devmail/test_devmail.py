@@ -259,7 +259,7 @@ def test_nav_links_to_the_mailbox_only_in_development(make_app, client, tmp_path
 # --------------------------------------------------------------------------- end to end
 
 
-def test_welcome_mail_after_sign_up_lands_in_the_mailbox(app, client, sink, run_jobs):
+def test_verification_mail_after_sign_up_lands_in_the_mailbox(app, client, sink, run_jobs):
     response = client.post_form(
         "/register",
         {
@@ -271,15 +271,15 @@ def test_welcome_mail_after_sign_up_lands_in_the_mailbox(app, client, sink, run_
         csrf_from="/register",
     )
     assert response.status_code == 302
-    run_jobs()  # the relay, then the welcome-mail handler it enqueues
+    run_jobs()  # the relay, then the verification-mail handler it enqueues
 
     [path] = _stored(sink)
     listing = client.get("/dev/mail").get_data(as_text=True)
-    assert "Welcome to Blog" in listing
+    assert "Confirm your email address for Blog" in listing
     assert "ada@example.com" in listing
     page = client.get(f"/dev/mail/{path.name}").get_data(as_text=True)
     assert "Hello ada," in page
-    assert f"{app.config['SITE_URL']}/login" in page
+    assert f"{app.config['SITE_URL']}/verify-email/" in page
     assert "srcdoc=" in page  # the HTML version, sandboxed
 
 

@@ -95,7 +95,7 @@ def test_relay_publishes_to_the_stream_and_enqueues_handlers(app, effects_table,
 
 
 def test_relay_runs_end_to_end_through_the_worker_and_mail(app, client, smtp_server, run_jobs):
-    """Sign-up → user.registered → relay (a job) → welcome mail at a real SMTP server."""
+    """Sign-up → user.registered → relay (a job) → verification mail at a real SMTP server."""
     client.post_form(
         "/register",
         {
@@ -108,8 +108,9 @@ def test_relay_runs_end_to_end_through_the_worker_and_mail(app, client, smtp_ser
     )
     run_jobs()  # the relay job the commit queued, then the mail handler it enqueued
     assert [m["To"] for m in smtp_server.messages] == ["ada@example.com"]
-    assert "Welcome to Blog" in smtp_server.messages[0]["Subject"]
-    assert "/login" in smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert smtp_server.messages[0]["Subject"] == "Confirm your email address for Blog"
+    body = smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert f"{app.config['SITE_URL']}/verify-email/" in body
 
 
 def test_a_late_committing_transaction_is_still_published(app):

@@ -9,10 +9,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq.cron import CronScheduler
 
-from blog.core.redis import get_redis
 from blog.jobs.cron import register_schedule
 from blog.jobs.queues import QUEUE_NAMES, get_queue
-from blog.jobs.worker import dispose_pool_after_fork, make_worker
+from blog.jobs.worker import dispose_pool_after_fork, make_worker, worker_redis
 
 
 @click.command("worker")
@@ -24,12 +23,18 @@ def worker_command(queues: str, burst: bool) -> None:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     names = [q.strip() for q in queues.split(",") if q.strip()]
     dispose_pool_after_fork(app)
+    redis = worker_redis(app)
     worker = make_worker(
         app,
-        [get_queue(name) for name in names],
-        # Notice a dead worker within a minute rather than RQ's default seven (field notes).
-        worker_ttl=60,
-        maintenance_interval=60,
+        [get_queue(name, connection=redis) for name in names],
+        # A SIGKILLed worker's job must be retried within 90 s (RQ's defaults: ~7 minutes,
+        # field notes). RQ declares the job abandoned once its heartbeat lapses (monitoring
+        # interval + 60 s = 70 s) and retries it at a live worker's next maintenance pass:
+        # every 15 s, but an idle worker only looks between blocking dequeues, which last
+        # worker_ttl - 15 s. So: 70 + 15 s, then the 1 s retry interval (measured: 77 s).
+        worker_ttl=30,
+        job_monitoring_interval=10,
+        maintenance_interval=15,
     )
     worker.work(with_scheduler=True, burst=burst, logging_level=app.config["LOG_LEVEL"])
 
@@ -38,7 +43,8 @@ def worker_command(queues: str, burst: bool) -> None:
 @with_appcontext
 def cron_command() -> None:
     """Run the one cron scheduler of the deployment: enqueues periodic jobs."""
-    scheduler = CronScheduler(connection=get_redis(), logging_level=current_app.config["LOG_LEVEL"])
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    scheduler = CronScheduler(connection=worker_redis(app), logging_level=app.config["LOG_LEVEL"])
     register_schedule(scheduler)
     logging.getLogger(__name__).info("cron: %d periodic jobs", len(scheduler.get_jobs()))
     scheduler.start()

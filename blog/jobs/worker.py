@@ -6,6 +6,9 @@ import os
 from typing import Any
 
 from flask import Flask
+from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.queue import Queue
@@ -47,3 +50,20 @@ def dispose_pool_after_fork(app: Flask) -> None:
             db.engine.dispose(close=False)
 
     os.register_at_fork(after_in_child=_dispose)
+
+
+def worker_redis(app: Flask) -> Redis:
+    """The Redis client of a `flask worker` or `flask cron` process: rides over a restart.
+
+    RQ's main loop quits on a connection error anywhere but in its dequeue call (the fault
+    test saw every worker exit on a Redis restart), and the app's client gives up after
+    ~60 ms so that requests fail fast. This client keeps retrying for ~30 s (backing off to
+    2 s), long enough for a restart or a failover; a longer outage still ends the process,
+    for its supervisor to restart. Jobs keep using the app's fail-fast client (`get_redis()`).
+    """
+    return Redis.from_url(
+        app.config["REDIS_URL"],
+        socket_connect_timeout=2,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), 18),
+    )

@@ -27,12 +27,13 @@ class _EventColumns:
 class OutboxEvent(UUIDPrimaryKey, _EventColumns, Base):
     __tablename__ = "domain_event_outbox"
     __table_args__ = (
-        # The relay's claim: due, unpublished, unparked events in insertion order.
+        # The relay's claim walks this in `position` order and its per-aggregate check scans
+        # it: both cost what is pending, not the 30 days of published events the table keeps
+        # (with the old (next_attempt_at, position) index every claim scanned those).
         Index(
-            "ix_domain_event_outbox_unpublished",
-            "next_attempt_at",
+            "ix_domain_event_outbox_pending",
             "position",
-            postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
         ),
         # Per-aggregate order checks and "what happened to this post".
         Index("ix_domain_event_outbox_aggregate", "aggregate_type", "aggregate_id", "position"),

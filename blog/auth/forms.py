@@ -22,6 +22,27 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def new_password_field(label: str) -> PasswordField:
+    """A password being chosen (sign-up, reset, change): the policy runs in validate_password."""
+    return PasswordField(
+        label,
+        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
+        description="At least 8 characters, with upper- and lower-case letters and a digit.",
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def confirm_password_field(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The passwords do not match."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class RegisterForm(BaseForm):
     email = EmailField(
         "Email",
@@ -43,20 +64,8 @@ class RegisterForm(BaseForm):
         description="Letters, digits, '.', '_' and '-'. Shown on your posts.",
         render_kw={"autocomplete": "username"},
     )
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
-        description="At least 8 characters, with upper- and lower-case letters and a digit.",
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Repeat the password",
-        validators=[
-            DataRequired("Repeat the password."),
-            EqualTo("password", "The passwords do not match."),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field("Password")
+    confirm = confirm_password_field("Repeat the password")
 
     def validate_user_name(self, field: StringField) -> None:
         if not USER_NAME.match(field.data or ""):
@@ -101,20 +110,8 @@ class ResetRequestForm(BaseForm):
 class NewPasswordForm(BaseForm):
     """A new password under the sign-up policy, for the account it will belong to."""
 
-    password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH)],
-        description="At least 8 characters, with upper- and lower-case letters and a digit.",
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[
-            DataRequired("Repeat the password."),
-            EqualTo("password", "The passwords do not match."),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field("New password")
+    confirm = confirm_password_field("Repeat the new password")
 
     def __init__(self, *args: Any, user_name: str = "", email: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

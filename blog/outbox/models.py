@@ -24,6 +24,19 @@ class _EventColumns:
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+def build_message(event: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The message handlers receive, from an OutboxEvent or a claimed row of its columns."""
+    return {
+        "id": str(event.id),
+        "type": event.event_type,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "data": data,
+        "occurred_at": event.occurred_at.isoformat(),
+        "position": event.position,
+    }
+
+
 class OutboxEvent(UUIDPrimaryKey, _EventColumns, Base):
     __tablename__ = "domain_event_outbox"
     __table_args__ = (
@@ -53,15 +66,7 @@ class OutboxEvent(UUIDPrimaryKey, _EventColumns, Base):
 
     def as_message(self) -> dict[str, Any]:
         """What handlers receive: immutable facts about the event, never live ORM state."""
-        return {
-            "id": str(self.id),
-            "type": self.event_type,
-            "aggregate_type": self.aggregate_type,
-            "aggregate_id": self.aggregate_id,
-            "data": self.event_data,
-            "occurred_at": self.occurred_at.isoformat(),
-            "position": self.position,
-        }
+        return build_message(self, self.event_data)
 
 
 class ArchivedEvent(UUIDPrimaryKey, _EventColumns, Base):

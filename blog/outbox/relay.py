@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry
@@ -15,7 +14,7 @@ from blog.core.db import utcnow
 from blog.core.redis import get_redis
 from blog.extensions import db
 from blog.outbox.events import TRIGGER_KEY
-from blog.outbox.models import OutboxEvent
+from blog.outbox.models import OutboxEvent, build_message
 from blog.outbox.registry import RETRY_INTERVALS, handlers_for
 
 log = logging.getLogger(__name__)
@@ -148,19 +147,6 @@ def _relay_batch(redis) -> tuple[int, bool]:
     return len(events), len(events) == BATCH_SIZE
 
 
-def message_from_row(event: Row) -> dict[str, Any]:
-    """The message handlers receive (the shape of OutboxEvent.as_message())."""
-    return {
-        "id": str(event.id),
-        "type": event.event_type,
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id,
-        "data": json.loads(event.data_json),
-        "occurred_at": event.occurred_at.isoformat(),
-        "position": event.position,
-    }
-
-
 def publish_events_rollback_unsafe(redis, events: list[Row]) -> None:
     """XADD every event and enqueue its handlers in one MULTI/EXEC.
 
@@ -188,7 +174,7 @@ def publish_events_rollback_unsafe(redis, events: list[Row]) -> None:
             handlers = handlers_for(event.event_type)
             if not handlers:
                 continue
-            message = message_from_row(event)
+            message = build_message(event, json.loads(event.data_json))
             by_queue: dict[str, list] = {}
             for handler in handlers:
                 queues.setdefault(handler.queue, Queue(handler.queue, connection=redis))

@@ -1,0 +1,46 @@
+"""The 500 and 503 pages: friendly, no traceback, with fragment versions for htmx."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+
+@pytest.fixture(scope="module")
+def failing_app(make_app):
+    app = make_app()
+
+    @app.get("/_test/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    @app.get("/_test/db-down")
+    def db_down():
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/_test/boom", 500, "We hit an unexpected error."),
+        ("/_test/db-down", 503, "The database is unavailable."),
+    ],
+)
+def test_failures_get_friendly_pages(failing_app, path, status, message):
+    client = failing_app.test_client()
+    page = client.get(path)
+    assert page.status_code == status
+    body = page.get_data(as_text=True)
+    assert message in body
+    assert "<html" in body
+    assert "Traceback" not in body
+    assert "secret internals" not in body
+    assert "connection refused" not in body
+    assert page.headers["X-Request-ID"]
+
+    fragment = client.get(path, headers={"HX-Request": "true"})
+    assert fragment.status_code == status
+    assert message in fragment.get_data(as_text=True)
+    assert "<html" not in fragment.get_data(as_text=True)

@@ -39,10 +39,28 @@ def create_app(
     from blog.core.security import configure_logging
 
     configure_logging(app.config["LOG_LEVEL"])
+    _trust_proxies(app, int(app.config.get("PROXY_HOPS", 0)))
     _init_extensions(app)
     _register_blueprints(app)
     _init_cli(app)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Believe X-Forwarded-For/-Proto from exactly `hops` proxies in front of us.
+
+    Security boundary: request.remote_addr keys the rate limiter and is stored with each
+    session. With no proxy configured the peer address stands and forwarded headers are
+    ignored, or a client could pick its own address. X-Forwarded-Host is never trusted: the
+    host is checked against TRUSTED_HOSTS and links are built from SITE_URL.
+    """
+    if hops <= 0:
+        return
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=hops, x_proto=hops, x_host=0
+    )
 
 
 def _check_front_end() -> None:

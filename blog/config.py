@@ -41,6 +41,7 @@ class Settings:
     argon2_time_cost: int
     argon2_memory_cost: int
     statement_timeout_ms: int
+    proxy_hops: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -105,6 +106,7 @@ class Settings:
             "ARGON2_TIME_COST": self.argon2_time_cost,
             "ARGON2_MEMORY_COST": self.argon2_memory_cost,
             "LOG_LEVEL": self.log_level,
+            "PROXY_HOPS": self.proxy_hops,
             "PREFERRED_URL_SCHEME": "https" if secure else "http",
             **self.extra,
         }
@@ -309,5 +311,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "BLOG_ARGON2_MEMORY_COST", 8 * 1024 if cheap_hashes else 64 * 1024, 8, 4 << 20
         ),
         statement_timeout_ms=_int(env, "BLOG_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+        # How many reverse proxies in front of the app append X-Forwarded-For. 0 (the default)
+        # trusts none: a client could otherwise pick its own address for the rate limiter.
+        proxy_hops=_int(env, "BLOG_PROXY_HOPS", 0, 0, 5),
         extra=extra,
     )

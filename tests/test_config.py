@@ -55,6 +55,9 @@ def test_a_good_production_configuration_loads():
         ({"PORT": "0"}, "PORT=0 is out of range"),
         ({"PORT": "70000"}, "PORT=70000 is out of range"),
         ({"PORT": "eighty"}, "PORT='eighty' is not a whole number"),
+        ({"BLOG_PROXY_HOPS": "-1"}, "BLOG_PROXY_HOPS=-1 is out of range (0..5)"),
+        ({"BLOG_PROXY_HOPS": "6"}, "BLOG_PROXY_HOPS=6 is out of range (0..5)"),
+        ({"BLOG_PROXY_HOPS": "yes"}, "BLOG_PROXY_HOPS='yes' is not a whole number"),
         ({"BLOG_SITE_URL": ""}, "BLOG_SITE_URL is not set"),
         ({"BLOG_SITE_URL": "http://blog.example.org"}, "BLOG_SITE_URL must be https://"),
         ({"BLOG_SITE_URL": "blog.example.org"}, "BLOG_SITE_URL="),
@@ -125,3 +128,8 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0
     assert "BLOG_SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_proxy_hops_default_to_none_trusted():
+    assert load_settings(BASE).flask_config()["PROXY_HOPS"] == 0
+    assert load_settings({**BASE, "BLOG_PROXY_HOPS": "2"}).flask_config()["PROXY_HOPS"] == 2

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, or_, select
 
-from blog.auth.models import UserSession, VerificationToken
+from blog.auth.models import User, UserSession, VerificationToken
+from blog.auth.services import lift_suspension_if_over
 from blog.core.db import utcnow
 from blog.extensions import db
 
@@ -36,3 +37,22 @@ def purge_expired_tokens() -> int:
     )
     db.session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def lift_expired_suspensions() -> int:
+    """Reinstate every account whose suspension has ended. Idempotent; returns how many."""
+    # SKIP LOCKED: a row being signed in with (which lifts it too) or edited by a moderator
+    # is left to that transaction; the next run sees whatever it decided.
+    ids = db.session.scalars(
+        select(User.id)
+        .where(User.status == "suspended")
+        .where(User.suspended_until <= utcnow())
+        .with_for_update(skip_locked=True)
+    ).all()
+    lifted = 0
+    for user_id in ids:
+        user = db.session.get(User, user_id)
+        if user is not None and lift_suspension_if_over(user):
+            lifted += 1
+    db.session.commit()
+    return lifted

@@ -34,6 +34,11 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(
             "provider <> 'local' OR password_hash IS NOT NULL", name="local_has_password"
         ),
+        # A reason and an end belong to a suspension only: reinstating must clear them.
+        CheckConstraint(
+            "status <> 'active' OR (suspended_reason IS NULL AND suspended_until IS NULL)",
+            name="suspension_only_when_suspended",
+        ),
         # User names are unique whatever their case: "Ada" and "ada" are one person's name.
         Index("uq_users_user_name_lower", text("lower(user_name)"), unique=True),
     )
@@ -49,6 +54,9 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     password_changed_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
+    # None while suspended means "until further notice".
+    suspended_until: Mapped[datetime | None]
     purge_after: Mapped[datetime | None]
 
     sessions: Mapped[list[UserSession]] = relationship(
@@ -93,13 +101,30 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         self.password_hash = password_hash
         self.password_changed_at = now
 
-    def suspend(self) -> None:
+    def suspend(self, *, reason: str, until: datetime | None = None) -> None:
+        """Suspend with a reason, until `until` (aware) or until further notice."""
         if self.deleted_at is not None:
             raise ValueError("a deleted account cannot be suspended")
+        if not reason.strip():
+            raise ValueError("a suspension needs a reason")
+        if until is not None and until.tzinfo is None:
+            raise ValueError("suspended_until must be an aware datetime")
         self.status = "suspended"
+        self.suspended_reason = reason.strip()
+        self.suspended_until = until
 
     def reinstate(self) -> None:
         self.status = "active"
+        self.suspended_reason = None
+        self.suspended_until = None
+
+    def suspension_is_over(self, now: datetime) -> bool:
+        """A suspension with an end that has passed (the cron job has not lifted it yet)."""
+        return (
+            self.status == "suspended"
+            and self.suspended_until is not None
+            and self.suspended_until <= now
+        )
 
     def __repr__(self) -> str:
         return f"<User {self.user_name}>"

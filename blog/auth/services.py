@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,25 @@ class AccountExists(Exception):
 
 
 class SignInRefused(Exception):
-    """Credentials are right but the account may not sign in (suspended)."""
+    """Credentials are right but the account may not sign in (suspended).
+
+    The message is for the person signing in: the reason and when the suspension ends.
+    """
+
+    def __init__(self, reason: str | None, until: datetime | None) -> None:
+        self.reason = reason
+        self.until = until
+        super().__init__(self.notice)
+
+    @property
+    def notice(self) -> str:
+        end = (
+            "until " + self.until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if self.until is not None
+            else "until further notice"
+        )
+        reason = f" Reason: {self.reason}" if self.reason else ""
+        return f"This account is suspended {end}.{reason}"
 
 
 class WrongPassword(Exception):
@@ -94,15 +112,18 @@ def register_user(*, email: str, user_name: str, password: str, role: str = "use
 def authenticate(email: str, password: str) -> User | None:
     """The user these credentials belong to, or None. Takes the same time either way.
 
-    Raises SignInRefused when the password is right but the account is suspended. A deleted
-    account answers exactly like a wrong password.
+    Raises SignInRefused when the password is right but the account is suspended; a suspension
+    whose end has passed is lifted here (the cron job may not have run yet). A deleted account
+    answers exactly like a wrong password.
     """
     user = get_user_by_email(email)
     stored_hash = user.password_hash if user is not None and user.deleted_at is None else None
     if not verify_password(stored_hash, password) or user is None or stored_hash is None:
         return None
+    if user.suspension_is_over(utcnow()):
+        lift_suspension_if_over(user)
     if user.status != "active":
-        raise SignInRefused("This account is suspended.")
+        raise SignInRefused(user.suspended_reason, user.suspended_until)
     if needs_rehash(stored_hash):
         user.password_hash = hash_password(password)
     return user
@@ -172,21 +193,91 @@ def revoke_all_sessions(user_id: uuid.UUID, *, except_id: uuid.UUID | None = Non
     return int(db.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-def suspend_user(user: User, *, actor: User, reason: str, ip: str | None = None) -> None:
-    """Suspend an account and end its sessions at once. Audited."""
-    old_status = user.status
-    user.suspend()
+def suspend_user(
+    user: User,
+    *,
+    actor: User,
+    reason: str,
+    until: datetime | None = None,
+    ip: str | None = None,
+) -> None:
+    """Suspend an account (until `until`, or until further notice) and end its sessions at
+    once. Audited; emits user.suspended. Raises ValueError for a deleted account."""
+    old = _suspension_state(user)
+    user.suspend(reason=reason, until=until)
     ended = revoke_all_sessions(user.id)
     record_audit(
         actor_id=actor.id,
         action="user.suspend",
         entity_type="user",
         entity_id=user.id,
-        old={"status": old_status},
-        new={"status": user.status, "reason": reason, "sessions_ended": ended},
+        old=old,
+        new={**_suspension_state(user), "sessions_ended": ended},
         ip=ip,
     )
+    emit(
+        "user.suspended",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={
+            "reason": user.suspended_reason,
+            "until": user.suspended_until.isoformat() if user.suspended_until else None,
+            "actor_id": str(actor.id),
+        },
+    )
     db.session.flush()
+
+
+def reinstate_user(user: User, *, actor: User, ip: str | None = None) -> None:
+    """Lift a suspension by hand. Audited; emits user.reinstated. A no-op if not suspended."""
+    if user.status != "suspended":
+        return
+    _reinstate(user, actor_id=actor.id, action="user.reinstate", ip=ip)
+
+
+def lift_suspension_if_over(user: User) -> bool:
+    """Reinstate `user` if their suspension's end has passed. True if it was lifted.
+
+    Locks the row and re-checks: the cron job, a sign-in and a moderator extending the
+    suspension can race, and only one of them may decide.
+    """
+    db.session.refresh(user, with_for_update=True)
+    if not user.suspension_is_over(utcnow()):
+        return False
+    _reinstate(user, actor_id=None, action="user.suspension_expired", ip=None)
+    return True
+
+
+def _reinstate(user: User, *, actor_id: uuid.UUID | None, action: str, ip: str | None) -> None:
+    old = _suspension_state(user)
+    user.reinstate()
+    record_audit(
+        actor_id=actor_id,
+        action=action,
+        entity_type="user",
+        entity_id=user.id,
+        old=old,
+        new=_suspension_state(user),
+        ip=ip,
+    )
+    emit(
+        "user.reinstated",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={
+            "expired": actor_id is None,
+            "actor_id": str(actor_id) if actor_id is not None else None,
+        },
+    )
+    db.session.flush()
+
+
+def _suspension_state(user: User) -> dict[str, str | None]:
+    return {
+        "status": user.status,
+        "reason": user.suspended_reason,
+        "until": user.suspended_until.isoformat() if user.suspended_until else None,
+    }
 
 
 # --------------------------------------------------------------------------- email verification

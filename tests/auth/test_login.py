@@ -109,7 +109,9 @@ def test_suspended_user_loses_sessions_and_cannot_sign_in(app, client):
     assert client.get("/account/sessions").status_code == 302  # the live session ended
     response = _login(new_client(app), "ada@example.com")
     assert response.status_code == 422
-    assert "This account is suspended." in response.get_data(as_text=True)
+    assert "This account is suspended until further notice. Reason: spam" in (
+        response.get_data(as_text=True)
+    )
 
 
 def test_deleted_user_gets_the_wrong_password_message(app, client):

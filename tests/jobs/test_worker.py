@@ -26,7 +26,12 @@ def test_cron_schedule_registers_the_periodic_jobs(app):
         scheduler = CronScheduler(connection=get_redis())
         register_schedule(scheduler)
     names = {job.func.__name__ for job in scheduler.get_jobs()}
-    assert {"purge_expired_sessions", "purge_expired_tokens", "sweep_outbox"} <= names
+    assert {
+        "purge_expired_sessions",
+        "purge_expired_tokens",
+        "sweep_outbox",
+        "lift_expired_suspensions",
+    } <= names
 
 
 def _env(app) -> dict[str, str]:

@@ -22,6 +22,23 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def email_field(
+    label: str, *, required: str = "Enter your email address.", description: str = ""
+) -> EmailField:
+    """An email address that must be valid (sign-up, reset, change of address)."""
+    return EmailField(
+        label,
+        filters=[_strip],
+        validators=[
+            DataRequired(required),
+            Length(max=320, message="An email address has at most 320 characters."),
+            Email("Enter a valid email address.", check_deliverability=False),
+        ],
+        description=description,
+        render_kw={"autocomplete": "email"},
+    )
+
+
 def new_password_field(label: str) -> PasswordField:
     """A password being chosen (sign-up, reset, change): the policy runs in validate_password."""
     return PasswordField(
@@ -44,16 +61,7 @@ def confirm_password_field(label: str) -> PasswordField:
 
 
 class RegisterForm(BaseForm):
-    email = EmailField(
-        "Email",
-        filters=[_strip],
-        validators=[
-            DataRequired("Enter your email address."),
-            Length(max=320, message="An email address has at most 320 characters."),
-            Email("Enter a valid email address.", check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email"},
-    )
+    email = email_field("Email")
     user_name = StringField(
         "User name",
         filters=[_nfkc],
@@ -95,16 +103,7 @@ class LoginForm(BaseForm):
 
 
 class ResetRequestForm(BaseForm):
-    email = EmailField(
-        "Email",
-        filters=[_strip],
-        validators=[
-            DataRequired("Enter your email address."),
-            Length(max=320, message="An email address has at most 320 characters."),
-            Email("Enter a valid email address.", check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email"},
-    )
+    email = email_field("Email")
 
 
 class NewPasswordForm(BaseForm):
@@ -133,16 +132,10 @@ class ChangePasswordForm(NewPasswordForm):
 
 
 class ChangeEmailForm(BaseForm):
-    email = EmailField(
+    email = email_field(
         "New email address",
-        filters=[_strip],
-        validators=[
-            DataRequired("Enter the new email address."),
-            Length(max=320, message="An email address has at most 320 characters."),
-            Email("Enter a valid email address.", check_deliverability=False),
-        ],
+        required="Enter the new email address.",
         description="We send a link there; the change happens when you open it.",
-        render_kw={"autocomplete": "email"},
     )
     password = PasswordField(
         "Current password",

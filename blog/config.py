@@ -42,6 +42,11 @@ class Settings:
     argon2_memory_cost: int
     statement_timeout_ms: int
     proxy_hops: int = 0
+    # Sessions: absolute lifetime (plain / "remember me"), idle timeout, token rotation.
+    session_hours: int = 12
+    session_remember_days: int = 30
+    session_idle_hours: int = 72
+    session_rotate_hours: int = 24
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -107,6 +112,10 @@ class Settings:
             "ARGON2_MEMORY_COST": self.argon2_memory_cost,
             "LOG_LEVEL": self.log_level,
             "PROXY_HOPS": self.proxy_hops,
+            "SESSION_LIFETIME_HOURS": self.session_hours,
+            "SESSION_REMEMBER_DAYS": self.session_remember_days,
+            "SESSION_IDLE_HOURS": self.session_idle_hours,
+            "SESSION_ROTATE_HOURS": self.session_rotate_hours,
             "PREFERRED_URL_SCHEME": "https" if secure else "http",
             **self.extra,
         }
@@ -314,5 +323,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # How many reverse proxies in front of the app append X-Forwarded-For. 0 (the default)
         # trusts none: a client could otherwise pick its own address for the rate limiter.
         proxy_hops=_int(env, "BLOG_PROXY_HOPS", 0, 0, 5),
+        session_hours=_int(env, "BLOG_SESSION_HOURS", 12, 1, 24 * 30),
+        session_remember_days=_int(env, "BLOG_SESSION_REMEMBER_DAYS", 30, 1, 365),
+        session_idle_hours=_int(env, "BLOG_SESSION_IDLE_HOURS", 72, 1, 24 * 365),
+        session_rotate_hours=_int(env, "BLOG_SESSION_ROTATE_HOURS", 24, 1, 24 * 30),
         extra=extra,
     )

@@ -65,6 +65,9 @@ def test_a_good_production_configuration_loads():
         ({"BLOG_LOG_LEVEL": "LOUD"}, "BLOG_LOG_LEVEL="),
         ({"BLOG_MAX_CONTENT_LENGTH": "-1"}, "BLOG_MAX_CONTENT_LENGTH=-1 is out of range"),
         ({"BLOG_TRUSTED_HOSTS": "good.example, bad/host"}, "BLOG_TRUSTED_HOSTS entry"),
+        ({"BLOG_SESSION_HOURS": "0"}, "BLOG_SESSION_HOURS=0 is out of range"),
+        ({"BLOG_SESSION_IDLE_HOURS": "soon"}, "BLOG_SESSION_IDLE_HOURS='soon'"),
+        ({"BLOG_SESSION_ROTATE_HOURS": "-3"}, "BLOG_SESSION_ROTATE_HOURS=-3 is out of range"),
     ],
 )
 def test_bad_values_are_named(change, names):

@@ -78,6 +78,9 @@ class RegisterForm(BaseForm):
     def validate_user_name(self, field: StringField) -> None:
         if not USER_NAME.match(field.data or ""):
             raise ValidationError("Use only letters, digits, '.', '_' and '-'.")
+        # Purged accounts are renamed deleted-<id>: a live account must never collide.
+        if (field.data or "").lower().startswith("deleted-"):
+            raise ValidationError("This user name is reserved.")
 
     def validate_password(self, field: PasswordField) -> None:
         problems = password_problems(
@@ -137,6 +140,14 @@ class ChangeEmailForm(BaseForm):
         required="Enter the new email address.",
         description="We send a link there; the change happens when you open it.",
     )
+    password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class DeleteAccountForm(BaseForm):
     password = PasswordField(
         "Current password",
         validators=[DataRequired("Enter your current password."), Length(max=MAX_LENGTH)],

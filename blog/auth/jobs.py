@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, or_, select
 
+from blog.audit.services import record_audit
 from blog.auth.models import User, UserSession, VerificationToken
 from blog.auth.services import lift_suspension_if_over
 from blog.core.db import utcnow
@@ -15,6 +16,8 @@ from blog.extensions import db
 KEEP_ENDED_SESSIONS = timedelta(days=7)
 # Dead mail links are kept a week too, so a late click still hears "expired", not "not valid".
 KEEP_EXPIRED_TOKENS = timedelta(days=7)
+# Accounts anonymised per transaction: row locks are held for one batch only.
+PURGE_BATCH = 100
 
 
 def purge_expired_sessions() -> int:
@@ -56,3 +59,36 @@ def lift_expired_suspensions() -> int:
             lifted += 1
     db.session.commit()
     return lifted
+
+
+def purge_deleted_accounts() -> int:
+    """Anonymise every deleted account whose retention has passed. Idempotent; returns how many.
+
+    The row stays (audit entries and posts refer to it); its personal data, sessions and mail
+    tokens go. purge_after is cleared, so each account is purged once.
+    """
+    purged = 0
+    while True:
+        # SKIP LOCKED: a row an admin is restoring is left to that transaction; if the restore
+        # fails, the next run purges it.
+        users = db.session.scalars(
+            select(User)
+            .where(User.deleted_at.is_not(None))
+            .where(User.purge_after <= utcnow())
+            .order_by(User.purge_after)
+            .limit(PURGE_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not users:
+            break
+        ids = [user.id for user in users]
+        db.session.execute(delete(UserSession).where(UserSession.user_id.in_(ids)))
+        db.session.execute(delete(VerificationToken).where(VerificationToken.user_id.in_(ids)))
+        for user in users:
+            user.anonymise()
+            # No personal data in the entry: it would outlive the purge.
+            record_audit(actor_id=None, action="user.purge", entity_type="user", entity_id=user.id)
+        db.session.commit()
+        purged += len(users)
+    db.session.commit()
+    return purged

@@ -22,6 +22,10 @@ TokenPurpose = Literal["verify_email", "reset_password", "change_email"]
 # with email-validator; the database only refuses what is certainly not an address.
 EMAIL_CHECK = r"email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' AND email = lower(email)"
 
+# What a purged account keeps in password_hash (a local account must have one): never a valid
+# Argon2 hash, so no password matches it.
+PURGED_PASSWORD = "!purged"  # noqa: S105 - a marker that can never verify, not a secret
+
 
 class User(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "users"
@@ -118,6 +122,43 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         self.suspended_reason = None
         self.suspended_until = None
 
+    def soft_delete(self, *, now: datetime, purge_after: datetime) -> None:
+        """Mark the account deleted; its personal data goes at `purge_after` (aware)."""
+        if self.deleted_at is not None:
+            raise ValueError("this account is already deleted")
+        if purge_after.tzinfo is None or purge_after < now:
+            raise ValueError("purge_after must be an aware datetime after now")
+        self.deleted_at = now
+        self.purge_after = purge_after
+
+    def can_be_restored(self, now: datetime) -> bool:
+        """Deleted, and its personal data not yet purged nor due to be."""
+        return (
+            self.deleted_at is not None and self.purge_after is not None and self.purge_after > now
+        )
+
+    def restore(self, now: datetime) -> None:
+        if not self.can_be_restored(now):
+            raise ValueError("only a deleted account not yet purged can be restored")
+        self.deleted_at = None
+        self.purge_after = None
+
+    def anonymise(self) -> None:
+        """Replace the personal data of a deleted account; the row stays for what refers to it.
+
+        The email and user name keep the CHECKs and stay unique (they derive from the id);
+        the password marker is no valid hash, so verify_password always refuses it.
+        """
+        if self.deleted_at is None:
+            raise ValueError("only a deleted account can be anonymised")
+        self.email = f"deleted-{self.id.hex}@invalid.example"
+        self.user_name = f"deleted-{self.id.hex[:12]}"
+        self.password_hash = PURGED_PASSWORD
+        self.email_verified_at = None
+        self.last_login_at = None
+        self.password_changed_at = None
+        self.purge_after = None
+
     def suspension_is_over(self, now: datetime) -> bool:
         """A suspension with an end that has passed (the cron job has not lifted it yet)."""
         return (
@@ -140,13 +181,27 @@ class UserSession(UUIDPrimaryKey, Base):
     __tablename__ = "sessions"
     __table_args__ = (
         CheckConstraint("octet_length(token_hash) = 32", name="token_hash_sha256"),
+        CheckConstraint(
+            "previous_token_hash IS NULL OR octet_length(previous_token_hash) = 32",
+            name="previous_token_hash_sha256",
+        ),
         CheckConstraint("expires_at > created_at", name="expires_after_created"),
+        # The lookup of a cookie from just before a rotation (see blog/auth/sessions.py).
+        Index(
+            "ix_sessions_previous_token_hash",
+            "previous_token_hash",
+            postgresql_where=text("previous_token_hash IS NOT NULL"),
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[bytes] = mapped_column(unique=True)
+    # The token is replaced periodically; the one it replaced stays good for a few seconds, so
+    # requests already in flight with the old cookie are not signed out.
+    token_rotated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    previous_token_hash: Mapped[bytes | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     expires_at: Mapped[datetime]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from blog.audit.services import record_audit
 from blog.auth.models import User, UserSession
 from blog.auth.passwords import hash_password, needs_rehash, verify_password
-from blog.auth.sessions import REMEMBER_LIFETIME, SESSION_LIFETIME, new_token
+from blog.auth.sessions import new_token, session_lifetime
 from blog.auth.tokens import access_token, spend_other_tokens
 from blog.core.db import utcnow
 from blog.extensions import db
@@ -140,7 +140,8 @@ def start_session(
         token_hash=token_hash,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + (REMEMBER_LIFETIME if remember else SESSION_LIFETIME),
+        expires_at=now + session_lifetime(remember),
+        token_rotated_at=now,
         remember=remember,
         user_agent=(user_agent or "")[:512] or None,
         ip=ip,
@@ -277,6 +278,81 @@ def _suspension_state(user: User) -> dict[str, str | None]:
         "status": user.status,
         "reason": user.suspended_reason,
         "until": user.suspended_until.isoformat() if user.suspended_until else None,
+    }
+
+
+# --------------------------------------------------------------------------- deletion
+
+
+class NotRestorable(Exception):
+    """The account is not deleted, or its personal data is purged or due to be."""
+
+
+def delete_account(
+    user: User, *, password: str, retention: timedelta, ip: str | None = None
+) -> datetime:
+    """Soft-delete your own account after checking the password: every session ends at once,
+    personal data is purged after `retention`. Audited; emits user.deleted.
+
+    Raises WrongPassword. Returns when the data will be purged.
+    """
+    if not verify_password(user.password_hash, password) or user.password_hash is None:
+        raise WrongPassword("The password is not right.")
+    now = utcnow()
+    purge_after = now + retention
+    user.soft_delete(now=now, purge_after=purge_after)
+    ended = revoke_all_sessions(user.id)
+    record_audit(
+        actor_id=user.id,
+        action="user.delete",
+        entity_type="user",
+        entity_id=user.id,
+        old={"deleted_at": None, "purge_after": None},
+        new={**_deletion_state(user), "sessions_ended": ended},
+        ip=ip,
+    )
+    emit(
+        "user.deleted",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"purge_after": purge_after.isoformat()},
+    )
+    db.session.flush()
+    return purge_after
+
+
+def restore_user(user: User, *, actor: User, ip: str | None = None) -> None:
+    """Undo a deletion (admins). Only before the purge; raises NotRestorable otherwise.
+    Audited; emits user.restored. The user signs in again with their old password."""
+    # The purge job locks the rows it anonymises (SKIP LOCKED): waiting for the lock here
+    # means we see its result and cannot restore a half-purged account.
+    db.session.refresh(user, with_for_update=True)
+    if not user.can_be_restored(utcnow()):
+        raise NotRestorable("This account cannot be restored: it is not deleted or is purged.")
+    old = _deletion_state(user)
+    user.restore(utcnow())
+    record_audit(
+        actor_id=actor.id,
+        action="user.restore",
+        entity_type="user",
+        entity_id=user.id,
+        old=old,
+        new=_deletion_state(user),
+        ip=ip,
+    )
+    emit(
+        "user.restored",
+        aggregate_type="user",
+        aggregate_id=user.id,
+        data={"actor_id": str(actor.id)},
+    )
+    db.session.flush()
+
+
+def _deletion_state(user: User) -> dict[str, str | None]:
+    return {
+        "deleted_at": user.deleted_at.isoformat() if user.deleted_at else None,
+        "purge_after": user.purge_after.isoformat() if user.purge_after else None,
     }
 
 

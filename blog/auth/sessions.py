@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy import select, update
@@ -17,11 +17,20 @@ from blog.auth.models import User, UserSession
 from blog.core.db import utcnow
 from blog.extensions import db
 
-SESSION_LIFETIME = timedelta(hours=12)
-REMEMBER_LIFETIME = timedelta(days=30)
-# last_seen_at is for the devices page, not security: write it at most once a minute.
+# last_seen_at is for the devices page and the idle timeout: write it at most once a minute.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+# After a rotation the replaced token stays good this long: a page that fired several requests
+# with the old cookie must not be signed out by the one that rotated it.
+ROTATION_GRACE = timedelta(seconds=30)
 _MAX_TOKEN_LENGTH = 100
+
+
+def session_lifetime(remember: bool) -> timedelta:
+    """Absolute lifetime: SESSION_LIFETIME_HOURS, or SESSION_REMEMBER_DAYS with "remember me"."""
+    cfg = current_app.config
+    if remember:
+        return timedelta(days=cfg["SESSION_REMEMBER_DAYS"])
+    return timedelta(hours=cfg["SESSION_LIFETIME_HOURS"])
 
 
 def new_token() -> tuple[str, bytes]:
@@ -38,31 +47,67 @@ def load_user_from_request(_request: object = None) -> User | None:
     token = request.cookies.get(current_app.config["AUTH_COOKIE_NAME"], "")
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
+    token_hash = hash_token(token)
+    now = utcnow()
     row = db.session.execute(
         select(UserSession, User)
         .join(User, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == hash_token(token))
+        .where(
+            (UserSession.token_hash == token_hash)
+            | (
+                (UserSession.previous_token_hash == token_hash)
+                & (UserSession.token_rotated_at > now - ROTATION_GRACE)
+            )
+        )
     ).first()
     if row is None:
         return None
     auth_session, user = row
-    now = utcnow()
     if not auth_session.is_valid(now) or not user.can_sign_in:
         return None
+    cfg = current_app.config
+    if now - auth_session.last_seen_at > timedelta(hours=cfg["SESSION_IDLE_HOURS"]):
+        return None  # idle too long; the row expires on its own and is purged later
     g.auth_session = auth_session
-    if now - auth_session.last_seen_at >= LAST_SEEN_RESOLUTION:
+    rotate_every = timedelta(hours=cfg["SESSION_ROTATE_HOURS"])
+    if (
+        auth_session.token_hash == token_hash
+        and now - auth_session.token_rotated_at >= rotate_every
+    ):
+        _rotate_token(auth_session, token_hash, now)
+    elif now - auth_session.last_seen_at >= LAST_SEEN_RESOLUTION:
         _touch_session(auth_session, now)
     return user
 
 
-def _touch_session(auth_session: UserSession, now: object) -> None:
+def _rotate_token(auth_session: UserSession, old_hash: bytes, now: datetime) -> None:
+    # Its own short transaction, like _touch_session. The WHERE on the old hash lets exactly
+    # one of several concurrent requests rotate; the others keep the old cookie, which stays
+    # good for ROTATION_GRACE.
+    token, new_hash = new_token()
+    with db.engine.begin() as conn:
+        rotated = conn.execute(
+            update(UserSession)
+            .where(UserSession.id == auth_session.id, UserSession.token_hash == old_hash)
+            .values(
+                token_hash=new_hash,
+                previous_token_hash=old_hash,
+                token_rotated_at=now,
+                last_seen_at=now,
+            )
+        ).rowcount
+    if rotated:
+        g.rotated_session_token = (token, auth_session.remember)
+
+
+def _touch_session(auth_session: UserSession, now: datetime) -> None:
     # On its own short transaction, so a GET never needs the request's commit and a failed
     # request never loses the timestamp. The WHERE makes concurrent tabs write once.
     with db.engine.begin() as conn:
         conn.execute(
             update(UserSession)
             .where(UserSession.id == auth_session.id)
-            .where(UserSession.last_seen_at < now - LAST_SEEN_RESOLUTION)  # type: ignore[operator]
+            .where(UserSession.last_seen_at < now - LAST_SEEN_RESOLUTION)
             .values(last_seen_at=now)
         )
 
@@ -82,7 +127,7 @@ def set_session_cookie(response: Response, token: str, *, remember: bool) -> Non
         cfg["AUTH_COOKIE_NAME"],
         token,
         # Without "remember me" the cookie dies with the browser; the row expires anyway.
-        max_age=int(REMEMBER_LIFETIME.total_seconds()) if remember else None,
+        max_age=int(session_lifetime(True).total_seconds()) if remember else None,
         httponly=True,
         secure=cfg["AUTH_COOKIE_SECURE"],
         samesite="Lax",
@@ -101,7 +146,19 @@ def clear_session_cookie(response: Response) -> None:
     )
 
 
+def _send_rotated_token(response: Response) -> Response:
+    rotated = g.pop("rotated_session_token", None)
+    # A response that signs in or out sets the cookie itself: leave that one alone.
+    cookie_prefix = current_app.config["AUTH_COOKIE_NAME"] + "="
+    sets_cookie = any(h.startswith(cookie_prefix) for h in response.headers.getlist("Set-Cookie"))
+    if rotated is not None and not sets_cookie:
+        token, remember = rotated
+        set_session_cookie(response, token, remember=remember)
+    return response
+
+
 def init_sessions(app: Flask) -> None:
     from blog.extensions import login_manager
 
     login_manager.request_loader(load_user_from_request)
+    app.after_request(_send_rotated_token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, timedelta
 
 from flask import (
     Blueprint,
@@ -24,6 +25,7 @@ from blog.auth.access import require_user, safe_next
 from blog.auth.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
+    DeleteAccountForm,
     EmptyForm,
     LoginForm,
     NewPasswordForm,
@@ -52,6 +54,10 @@ LIMIT_DEFAULTS = {
     "AUTH_REAUTH_LIMIT": "5/minute;30/hour",
     "AUTH_ACCOUNT_MAIL_LIMIT": "5/hour",
 }
+
+
+# How long a deleted account's personal data is kept (an admin can restore it meanwhile).
+DEFAULT_RETENTION_DAYS = 30
 
 
 def _limit(key: str) -> Callable[[], str]:
@@ -373,6 +379,44 @@ def change_password():
             return redirect_to(url_for("auth.account"))
     status = 422 if form.is_submitted() else 200
     return render("auth/change_password.html", "form", form=form), status
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"], key_func=_user_key)
+@require_user
+def delete_account():
+    retention = timedelta(
+        days=int(current_app.config.get("ACCOUNT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+    )
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            purge_after = services.delete_account(
+                current_user,
+                password=form.password.data,
+                retention=retention,
+                ip=request.remote_addr,
+            )
+        except services.WrongPassword as exc:
+            form.password.errors.append(str(exc))
+        else:
+            db.session.commit()
+            # Every session of the account ended, this browser's too.
+            flask_session.clear()
+            when = purge_after.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            flash(
+                f"Your account has been deleted and you are signed out. Its personal data will "
+                f"be purged on {when}; until then an administrator can restore it.",
+                "info",
+            )
+            response = redirect_to(url_for("home.index"))
+            clear_session_cookie(response)
+            return response
+    status = 422 if form.is_submitted() else 200
+    return render(
+        "auth/delete_account.html", "form", form=form, retention_days=retention.days
+    ), status
 
 
 @bp.route("/account/email", methods=["GET", "POST"])

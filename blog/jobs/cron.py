@@ -19,3 +19,5 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(auth_jobs.purge_expired_tokens, queue_name="default", interval=3600)
     # A suspension's end is kept to the minute (sign-in lifts a passed one at once anyway).
     scheduler.register(auth_jobs.lift_expired_suspensions, queue_name="default", interval=60)
+    # Retention is counted in days: an hour late is no matter, and each run is cheap.
+    scheduler.register(auth_jobs.purge_deleted_accounts, queue_name="default", interval=3600)

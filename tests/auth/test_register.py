@@ -46,6 +46,7 @@ def test_sign_up_creates_account_and_signs_in(app, client):
         ("user_name", "x" * 256, "Use 3 to 255 characters."),
         ("user_name", "has space", "Use only letters, digits"),
         ("user_name", "<script>", "Use only letters, digits"),
+        ("user_name", "Deleted-0123456789ab", "This user name is reserved."),
         ("password", "Short1", "Use at least 8 characters."),
         ("password", "alllowercase1", "Include an upper-case letter."),
         ("password", "ALLUPPERCASE1", "Include a lower-case letter."),

@@ -31,6 +31,7 @@ def test_cron_schedule_registers_the_periodic_jobs(app):
         "purge_expired_tokens",
         "sweep_outbox",
         "lift_expired_suspensions",
+        "purge_deleted_accounts",
     } <= names
 
 

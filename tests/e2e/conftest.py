@@ -37,3 +37,17 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "--no-first-run",
         ],
     }
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly in the run's output (and so in CI's log) that the browser tests ran."""
+    outcomes: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "/e2e/" in str(getattr(report, "nodeid", "")) and report.when in ("call", "setup"):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if outcomes:
+        detail = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+        terminalreporter.write_line(f"Browser tests run in Chromium ({chromium_path()}): {detail}")

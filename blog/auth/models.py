@@ -6,7 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,6 +44,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("status IN ('active', 'suspended')", name="status"),
         CheckConstraint("provider IN ('local', 'google')", name="provider"),
         CheckConstraint("char_length(user_name) BETWEEN 3 AND 255", name="user_name_length"),
+        CheckConstraint("bio IS NULL OR char_length(bio) <= 1000", name="bio_length"),
         CheckConstraint(
             "provider <> 'local' OR password_hash IS NOT NULL", name="local_has_password"
         ),
@@ -62,8 +72,15 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     # None while suspended means "until further notice".
     suspended_until: Mapped[datetime | None]
     purge_after: Mapped[datetime | None]
+    # The public profile. The user name is the handle in URLs and mentions; the display name
+    # is optional and free-form.
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    bio: Mapped[str | None] = mapped_column(Text)
 
     sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    accounts: Mapped[list[Account]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -169,6 +186,29 @@ class User(UUIDPrimaryKey, Timestamps, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.user_name}>"
+
+
+class Account(UUIDPrimaryKey, Base):
+    """An external identity (an OpenID Connect provider's subject) that signs in as a user."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("provider IN ('google')", name="provider"),
+        CheckConstraint("char_length(subject) > 0", name="subject_present"),
+        UniqueConstraint("provider", "subject"),
+        UniqueConstraint("user_id", "provider"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    # The provider's stable id for the person ("sub"); the email may change, the subject never.
+    subject: Mapped[str] = mapped_column(String(255))
+    # The address the provider reported at link time: shown on the account page only.
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="accounts")
 
 
 class UserSession(UUIDPrimaryKey, Base):

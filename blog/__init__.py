@@ -74,16 +74,20 @@ def _check_front_end() -> None:
 
 
 def _init_extensions(app: Flask) -> None:
+    from blog.auth.oidc import init_oidc
     from blog.auth.sessions import init_sessions
     from blog.core.errors import init_errors
     from blog.core.htmx import append_flashes_oob
     from blog.core.redis import init_redis
-    from blog.core.security import init_security
+    from blog.core.security import init_security, standard_rate_limit_headers
     from blog.extensions import csrf, db, limiter, login_manager, migrate, sock
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    # Before the limiter: after_request hooks run last-registered first, and this one rewrites
+    # the headers the limiter adds.
+    app.after_request(standard_rate_limit_headers)
     limiter.init_app(app)
     sock.init_app(app)
     init_redis(app)
@@ -93,6 +97,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
     init_sessions(app)
+    init_oidc(app)
 
     init_security(app)
     init_errors(app)
@@ -102,7 +107,8 @@ def _init_extensions(app: Flask) -> None:
     import blog.audit.models
     import blog.auth.models
     import blog.ops.models
-    import blog.outbox.models  # noqa: F401
+    import blog.outbox.models
+    import blog.posts.models  # noqa: F401
     from blog.outbox.events import init_outbox_hooks
     from blog.outbox.registry import load_handler_modules
 
@@ -112,11 +118,13 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from blog.admin.views import bp as admin_bp
+    from blog.auth.oidc import bp as oidc_bp
     from blog.auth.views import bp as auth_bp
     from blog.home.views import bp as home_bp
     from blog.ops.views import bp as ops_bp
+    from blog.profiles.views import bp as profiles_bp
 
-    for bp in (home_bp, auth_bp, ops_bp, admin_bp):
+    for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, admin_bp):
         app.register_blueprint(bp)
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.

@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 # Where the development mail sink (`make run`) stores what it catches; /dev/mail reads it.
 DEV_MAIL_DIR = VAR_DIR / "mail"
+GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class ConfigError(Exception):
@@ -47,6 +49,10 @@ class Settings:
     session_remember_days: int = 30
     session_idle_hours: int = 72
     session_rotate_hours: int = 24
+    # Google sign-in (OpenID Connect); off unless a client id and secret are both set.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_discovery_url: str = GOOGLE_DISCOVERY_URL
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -117,6 +123,9 @@ class Settings:
             "SESSION_IDLE_HOURS": self.session_idle_hours,
             "SESSION_ROTATE_HOURS": self.session_rotate_hours,
             "PREFERRED_URL_SCHEME": "https" if secure else "http",
+            "GOOGLE_CLIENT_ID": self.google_client_id,
+            "GOOGLE_CLIENT_SECRET": self.google_client_secret,
+            "GOOGLE_DISCOVERY_URL": self.google_discovery_url,
             **self.extra,
         }
 
@@ -283,6 +292,30 @@ def _smtp_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _google(env: Mapping[str, str]) -> tuple[str | None, str | None, str]:
+    """Client id, secret and discovery URL of Google sign-in: both credentials or neither."""
+    client_id = env.get("BLOG_GOOGLE_CLIENT_ID", "").strip() or None
+    secret = env.get("BLOG_GOOGLE_CLIENT_SECRET", "").strip() or None
+    if bool(client_id) != bool(secret):
+        missing = "BLOG_GOOGLE_CLIENT_SECRET" if client_id else "BLOG_GOOGLE_CLIENT_ID"
+        raise ConfigError(
+            f"{missing} is not set: Google sign-in needs both the client id and the secret "
+            "(or neither, to turn it off)"
+        )
+    url = env.get("BLOG_GOOGLE_DISCOVERY_URL", "").strip() or GOOGLE_DISCOVERY_URL
+    parts = urlsplit(url)
+    # Plain http only on loopback (a provider the tests run); anywhere else the discovery
+    # document, and so the keys that sign ID tokens, must come over TLS.
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+    ):
+        raise ConfigError(
+            f"BLOG_GOOGLE_DISCOVERY_URL={url!r} must be an https:// URL "
+            "(http:// only on 127.0.0.1 or localhost)"
+        )
+    return client_id, secret, url
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigError naming the first bad one."""
     env = os.environ if env is None else env
@@ -300,6 +333,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if environment == "testing" and env.get("BLOG_TEST_HANDLER_MODULES", "").strip():
         modules = env["BLOG_TEST_HANDLER_MODULES"].split(",")
         extra["OUTBOX_EXTRA_HANDLER_MODULES"] = tuple(m.strip() for m in modules if m.strip())
+    google_client_id, google_client_secret, google_discovery_url = _google(env)
     return Settings(
         env=environment,
         secret_key=_secret_key(env, environment),
@@ -327,5 +361,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_remember_days=_int(env, "BLOG_SESSION_REMEMBER_DAYS", 30, 1, 365),
         session_idle_hours=_int(env, "BLOG_SESSION_IDLE_HOURS", 72, 1, 24 * 365),
         session_rotate_hours=_int(env, "BLOG_SESSION_ROTATE_HOURS", 24, 1, 24 * 30),
+        google_client_id=google_client_id,
+        google_client_secret=google_client_secret,
+        google_discovery_url=google_discovery_url,
         extra=extra,
     )

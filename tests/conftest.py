@@ -34,6 +34,10 @@ from blog.config import PROJECT_ROOT
 from blog.core.embedded import EmbeddedPostgres, EmbeddedRedis
 from blog.extensions import db
 from tests.factories import DEFAULT_PASSWORD, make_user  # noqa: F401 - re-exported for tests
+from tests.oidc_provider import CLIENT_ID as OIDC_CLIENT_ID
+from tests.oidc_provider import CLIENT_SECRET as OIDC_CLIENT_SECRET
+from tests.oidc_provider import OidcProvider
+from tests.oidc_provider import serve as serve_oidc_provider
 
 TEST_VAR = PROJECT_ROOT / "var" / "test"
 # One database per test run, so two runs on one machine never drop each other's data.
@@ -139,24 +143,47 @@ def live_port() -> int:
     return _free_port()
 
 
-def _test_environ(database_url: str, redis_url: str, port: int) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def _oidc_server() -> Iterator[OidcProvider]:
+    provider, server = serve_oidc_provider()
+    yield provider
+    server.shutdown()
+
+
+@pytest.fixture
+def oidc_provider(_oidc_server: OidcProvider) -> Iterator[OidcProvider]:
+    """The test suite's "Google": an OpenID provider on loopback, reset for each test."""
+    _oidc_server.reset()
+    yield _oidc_server
+    _oidc_server.reset()
+
+
+def _test_environ(
+    database_url: str, redis_url: str, port: int, oidc: OidcProvider
+) -> dict[str, str]:
     return {
         "BLOG_ENV": "testing",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "BLOG_SITE_URL": f"http://127.0.0.1:{port}",
         "BLOG_LOG_LEVEL": "WARNING",
+        # Google sign-in against the loopback provider: no network.
+        "BLOG_GOOGLE_CLIENT_ID": OIDC_CLIENT_ID,
+        "BLOG_GOOGLE_CLIENT_SECRET": OIDC_CLIENT_SECRET,
+        "BLOG_GOOGLE_DISCOVERY_URL": f"{oidc.url}/.well-known/openid-configuration",
     }
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, redis_url: str, live_port: int) -> Iterator[Flask]:
+def app(
+    database_url: str, redis_url: str, live_port: int, _oidc_server: OidcProvider
+) -> Iterator[Flask]:
     import flask_migrate
 
     app = create_app(
         # The outbox tests' handlers, also in `flask worker` processes the tests start.
         {"OUTBOX_EXTRA_HANDLER_MODULES": ("tests.outbox.handlers",)},
-        environ=_test_environ(database_url, redis_url, live_port),
+        environ=_test_environ(database_url, redis_url, live_port, _oidc_server),
     )
     with app.app_context():
         # The schema comes from the migrations, exactly as in production: never create_all().
@@ -167,11 +194,11 @@ def app(database_url: str, redis_url: str, live_port: int) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="session")
-def make_app(database_url: str, redis_url: str, live_port: int):  # type: ignore[no-untyped-def]
+def make_app(database_url: str, redis_url: str, live_port: int, _oidc_server: OidcProvider):  # type: ignore[no-untyped-def]
     """Build another app on the test services, with environment changes or config overrides."""
 
     def factory(overrides: dict[str, Any] | None = None, **environ: str) -> Flask:
-        env = {**_test_environ(database_url, redis_url, live_port), **environ}
+        env = {**_test_environ(database_url, redis_url, live_port, _oidc_server), **environ}
         return create_app(overrides, environ=env)
 
     return factory
@@ -190,8 +217,10 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         from blog.core.redis import get_redis
+        from blog.ops.runtime import forget_settings
 
         get_redis().flushdb()
+        forget_settings()
 
 
 @pytest.fixture

@@ -114,6 +114,11 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         return self.role in ("admin", "moderator")
 
     @property
+    def has_password(self) -> bool:
+        """False for an account made through Google that never set one (and a purged one)."""
+        return self.password_hash is not None and self.password_hash != PURGED_PASSWORD
+
+    @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 

@@ -296,7 +296,12 @@ def delete_account(
 
     Raises WrongPassword. Returns when the data will be purged.
     """
-    if not verify_password(user.password_hash, password) or user.password_hash is None:
+    if not user.has_password:
+        # An account that signs in only through Google proves intent by its user name; the
+        # session itself is the authentication.
+        if password.strip().lower() != user.user_name.lower():
+            raise WrongPassword("Type your user name exactly as shown to confirm.")
+    elif not verify_password(user.password_hash, password):
         raise WrongPassword("The password is not right.")
     now = utcnow()
     purge_after = now + retention

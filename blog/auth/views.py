@@ -4,7 +4,6 @@ the password, change the address). Thin: parse, check, call a service, commit.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, timedelta
 
 from flask import (
@@ -32,6 +31,13 @@ from blog.auth.forms import (
     RegisterForm,
     ResetRequestForm,
 )
+from blog.auth.limits import (
+    limit,
+    login_email_key,
+    mail_was_sent,
+    reset_email_key,
+    user_key,
+)
 from blog.auth.models import TokenPurpose
 from blog.auth.sessions import clear_session_cookie, current_session, set_session_cookie
 from blog.auth.tokens import LIFETIMES, TokenInvalid, access_token
@@ -42,52 +48,11 @@ bp = Blueprint("auth", __name__)
 
 INVALID_CREDENTIALS = "The email address or password is not right."
 
-# Rate limits, overridable per key in the app config (the `configuration` table takes over in
-# issue 4 item 8). Pages that check the current password ("reauth") are a password oracle for
-# a stolen session, so they are limited too.
-LIMIT_DEFAULTS = {
-    "AUTH_LOGIN_LIMIT": "10/minute;100/hour",
-    "AUTH_REGISTER_LIMIT": "10/hour",
-    "AUTH_RESET_LIMIT": "5/minute;20/hour",
-    "AUTH_RESET_EMAIL_LIMIT": "5/hour",
-    "AUTH_VERIFY_RESEND_LIMIT": "3/hour;10/day",
-    "AUTH_REAUTH_LIMIT": "5/minute;30/hour",
-    "AUTH_ACCOUNT_MAIL_LIMIT": "5/hour",
-}
-
-
 # How long a deleted account's personal data is kept (an admin can restore it meanwhile).
 DEFAULT_RETENTION_DAYS = 30
 
 
-def _limit(key: str) -> Callable[[], str]:
-    """The limit string for Flask-Limiter, read at request time (so tests can change it)."""
-    return lambda: str(current_app.config.get(key, LIMIT_DEFAULTS[key]))
-
-
-def _login_email_key() -> str:
-    # A second limit keyed on the account, so one email cannot be guessed at from many IPs.
-    return "email:" + services.normalise_email(request.form.get("email", ""))[:320]
-
-
-def _reset_email_key() -> str:
-    # Per address too: nobody can flood one mailbox with reset mail from many IPs.
-    return "reset-email:" + services.normalise_email(request.form.get("email", ""))[:320]
-
-
-def _mail_was_sent(response: Response) -> bool:
-    # Count only the requests that queue a mail (a redirect after success), not refusals.
-    return response.status_code in (302, 303, 204)
-
-
-def _user_key() -> str:
-    # Limits run before the view's own checks: an anonymous caller falls back to the IP.
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return f"ip:{request.remote_addr}"
-
-
-def _signed_in_response(user, *, remember: bool, next_url: str) -> Response:
+def signed_in_response(user, *, remember: bool, next_url: str) -> Response:
     new = services.start_session(
         user,
         remember=remember,
@@ -103,7 +68,7 @@ def _signed_in_response(user, *, remember: bool, next_url: str) -> Response:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_limit("AUTH_REGISTER_LIMIT"), methods=["POST"])
+@limiter.limit(limit("register"), methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -116,7 +81,7 @@ def register():
         except services.AccountExists as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
-            response = _signed_in_response(user, remember=False, next_url=url_for("home.index"))
+            response = signed_in_response(user, remember=False, next_url=url_for("home.index"))
             flash(
                 f"Welcome, {user.user_name}! Your account is ready. We sent a link to "
                 f"{user.email}: open it to confirm your address.",
@@ -128,8 +93,8 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("AUTH_LOGIN_LIMIT"), methods=["POST"])
-@limiter.limit(_limit("AUTH_LOGIN_LIMIT"), methods=["POST"], key_func=_login_email_key)
+@limiter.limit(limit("login"), methods=["POST"])
+@limiter.limit(limit("login"), methods=["POST"], key_func=login_email_key)
 def login():
     next_url = safe_next(request.values.get("next"), url_for("home.index"))
     if current_user.is_authenticated:
@@ -143,7 +108,7 @@ def login():
             error = str(exc)
         else:
             if user is not None:
-                response = _signed_in_response(user, remember=form.remember.data, next_url=next_url)
+                response = signed_in_response(user, remember=form.remember.data, next_url=next_url)
                 flash(f"Signed in as {user.user_name}.", "success")
                 return response
             error = INVALID_CREDENTIALS
@@ -279,8 +244,8 @@ def verify_email(token: str):
 
 
 @bp.post("/account/verify/resend")
-@limiter.limit(_limit("AUTH_VERIFY_RESEND_LIMIT"))
-@limiter.limit(_limit("AUTH_VERIFY_RESEND_LIMIT"), key_func=_user_key)
+@limiter.limit(limit("verify_resend"))
+@limiter.limit(limit("verify_resend"), key_func=user_key)
 @require_user
 def resend_verification():
     EmptyForm()  # CSRFProtect has already checked the token
@@ -299,8 +264,8 @@ def resend_verification():
 
 
 @bp.route("/reset-password", methods=["GET", "POST"])
-@limiter.limit(_limit("AUTH_RESET_LIMIT"), methods=["POST"])
-@limiter.limit(_limit("AUTH_RESET_EMAIL_LIMIT"), methods=["POST"], key_func=_reset_email_key)
+@limiter.limit(limit("reset"), methods=["POST"])
+@limiter.limit(limit("reset_email"), methods=["POST"], key_func=reset_email_key)
 def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -350,12 +315,16 @@ def reset_password(token: str):
 @bp.get("/account")
 @require_user
 def account():
-    return render("auth/account.html")
+    return render(
+        "auth/account.html",
+        has_password=current_user.has_password,
+        identities=list(current_user.accounts),
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"])
-@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"], key_func=_user_key)
+@limiter.limit(limit("reauth"), methods=["POST"])
+@limiter.limit(limit("reauth"), methods=["POST"], key_func=user_key)
 @require_user
 def change_password():
     form = ChangePasswordForm(user_name=current_user.user_name, email=current_user.email)
@@ -382,14 +351,16 @@ def change_password():
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])
-@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"])
-@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"], key_func=_user_key)
+@limiter.limit(limit("reauth"), methods=["POST"])
+@limiter.limit(limit("reauth"), methods=["POST"], key_func=user_key)
 @require_user
 def delete_account():
     retention = timedelta(
         days=int(current_app.config.get("ACCOUNT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
     )
     form = DeleteAccountForm()
+    if not current_user.has_password:
+        form.password.label.text = f"Type your user name ({current_user.user_name}) to confirm"
     if form.validate_on_submit():
         try:
             purge_after = services.delete_account(
@@ -420,13 +391,13 @@ def delete_account():
 
 
 @bp.route("/account/email", methods=["GET", "POST"])
-@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"])
-@limiter.limit(_limit("AUTH_REAUTH_LIMIT"), methods=["POST"], key_func=_user_key)
+@limiter.limit(limit("reauth"), methods=["POST"])
+@limiter.limit(limit("reauth"), methods=["POST"], key_func=user_key)
 @limiter.limit(
-    _limit("AUTH_ACCOUNT_MAIL_LIMIT"),
+    limit("account_mail"),
     methods=["POST"],
-    key_func=_user_key,
-    deduct_when=_mail_was_sent,
+    key_func=user_key,
+    deduct_when=mail_was_sent,
 )
 @require_user
 def change_email():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, has_request_context, request
 
@@ -14,6 +17,13 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 def content_security_policy(app: Flask) -> str:
     ws_origin = app.config["SITE_ORIGIN"].replace("http", "ws", 1)
+    form_action = "form-action 'self'"
+    if app.config.get("GOOGLE_CLIENT_ID"):
+        # "Sign in with Google" is a form whose answer redirects to the provider, and
+        # form-action governs that redirect too. The authorization endpoint lives on the
+        # discovery document's origin (accounts.google.com for Google).
+        discovery = urlsplit(app.config["GOOGLE_DISCOVERY_URL"])
+        form_action += f" {discovery.scheme}://{discovery.netloc}"
     # No 'unsafe-inline' anywhere: htmx's indicator styles are switched off in base.html's
     # htmx-config, and every script is a file under /static.
     return "; ".join(
@@ -26,10 +36,30 @@ def content_security_policy(app: Flask) -> str:
             f"connect-src 'self' {ws_origin}",
             "object-src 'none'",
             "base-uri 'self'",
-            "form-action 'self'",
+            form_action,
             "frame-ancestors 'none'",
         ]
     )
+
+
+def standard_rate_limit_headers(response: Response) -> Response:
+    """Flask-Limiter's X-RateLimit-* headers, as the IETF's RateLimit-* fields.
+
+    RateLimit-Reset counts seconds from now (Flask-Limiter sends an epoch time), and a
+    Retry-After belongs only to a refusal: Flask-Limiter adds one to every limited response.
+    Registered before the limiter, so it runs after the limiter's own after_request.
+    """
+    headers = response.headers
+    reset_at = headers.pop("X-RateLimit-Reset", None)
+    if reset_at is None:
+        return response
+    headers["RateLimit-Limit"] = headers.pop("X-RateLimit-Limit", "")
+    headers["RateLimit-Remaining"] = headers.pop("X-RateLimit-Remaining", "")
+    with contextlib.suppress(ValueError):
+        headers["RateLimit-Reset"] = str(max(0, int(float(reset_at) - time.time())))
+    if response.status_code not in (429, 503):
+        headers.pop("Retry-After", None)
+    return response
 
 
 def init_security(app: Flask) -> None:

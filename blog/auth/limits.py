@@ -1,0 +1,91 @@
+"""The rate limits of account actions (Flask-Limiter on Redis), and the keys they count by.
+
+Each limit is read at request time: first the `rate_limits` row of the `configuration` table
+(a JSON object such as {"login": "10/minute;100/hour"}, editable at runtime), then an
+`AUTH_<NAME>_LIMIT` app setting, then the default below. A malformed value is logged and
+skipped, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Response, current_app, request
+from flask_login import current_user
+from limits import parse_many
+
+from blog.ops.runtime import get_setting
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY = "rate_limits"
+
+# Pages that check the current password ("reauth") are a password oracle for a stolen session,
+# so they are limited too.
+LIMIT_DEFAULTS = {
+    "login": "10/minute;100/hour",
+    "register": "10/hour",
+    "reset": "5/minute;20/hour",
+    "reset_email": "5/hour",
+    "verify_resend": "3/hour;10/day",
+    "reauth": "5/minute;30/hour",
+    "account_mail": "5/hour",
+}
+
+
+def limit_for(name: str) -> str:
+    """The limit string in force for `name` now."""
+    configured = get_setting(CONFIG_KEY, {})
+    candidates = (
+        (
+            f"configuration {CONFIG_KEY}.{name}",
+            configured.get(name) if isinstance(configured, dict) else None,
+        ),
+        (f"AUTH_{name.upper()}_LIMIT", current_app.config.get(f"AUTH_{name.upper()}_LIMIT")),
+    )
+    for source, value in candidates:
+        if value is None:
+            continue
+        if _valid(value):
+            return str(value)
+        log.warning("rate limit %s=%r is not a valid limit; ignored", source, value)
+    return LIMIT_DEFAULTS[name]
+
+
+def _valid(value: object) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        return bool(parse_many(value))
+    except ValueError:
+        return False
+
+
+def limit(name: str) -> Callable[[], str]:
+    """The limit for Flask-Limiter's decorator, looked up on each request."""
+    if name not in LIMIT_DEFAULTS:
+        raise KeyError(f"no rate limit named {name!r}")
+    return lambda: limit_for(name)
+
+
+def login_email_key() -> str:
+    # A second limit keyed on the account, so one email cannot be guessed at from many IPs.
+    return "email:" + request.form.get("email", "").strip().lower()[:320]
+
+
+def reset_email_key() -> str:
+    # Per address too: nobody can flood one mailbox with reset mail from many IPs.
+    return "reset-email:" + request.form.get("email", "").strip().lower()[:320]
+
+
+def user_key() -> str:
+    # Limits run before the view's own checks: an anonymous caller falls back to the IP.
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr}"
+
+
+def mail_was_sent(response: Response) -> bool:
+    # Count only the requests that queue a mail (a redirect after success), not refusals.
+    return response.status_code in (302, 303, 204)

@@ -32,3 +32,7 @@ def index():
 @require_moderator
 def moderation():
     return render_template("admin/moderation.html")
+
+
+# The account pages attach their routes to `bp`.
+from blog.admin import users as _users  # noqa: E402, F401

@@ -313,7 +313,7 @@ def delete_account(
         entity_type="user",
         entity_id=user.id,
         old={"deleted_at": None, "purge_after": None},
-        new={**_deletion_state(user), "sessions_ended": ended},
+        new={**deletion_state(user), "sessions_ended": ended},
         ip=ip,
     )
     emit(
@@ -334,7 +334,7 @@ def restore_user(user: User, *, actor: User, ip: str | None = None) -> None:
     db.session.refresh(user, with_for_update=True)
     if not user.can_be_restored(utcnow()):
         raise NotRestorable("This account cannot be restored: it is not deleted or is purged.")
-    old = _deletion_state(user)
+    old = deletion_state(user)
     user.restore(utcnow())
     record_audit(
         actor_id=actor.id,
@@ -342,7 +342,7 @@ def restore_user(user: User, *, actor: User, ip: str | None = None) -> None:
         entity_type="user",
         entity_id=user.id,
         old=old,
-        new=_deletion_state(user),
+        new=deletion_state(user),
         ip=ip,
     )
     emit(
@@ -354,7 +354,7 @@ def restore_user(user: User, *, actor: User, ip: str | None = None) -> None:
     db.session.flush()
 
 
-def _deletion_state(user: User) -> dict[str, str | None]:
+def deletion_state(user: User) -> dict[str, str | None]:
     return {
         "deleted_at": user.deleted_at.isoformat() if user.deleted_at else None,
         "purge_after": user.purge_after.isoformat() if user.purge_after else None,

@@ -126,6 +126,11 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, admin_bp):
         app.register_blueprint(bp)
+    from blog.posts.editor import bp as editor_bp
+    from blog.posts.views import bp as posts_bp
+
+    app.register_blueprint(posts_bp)
+    app.register_blueprint(editor_bp)
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.
     if app.config["ENV_NAME"] in ("development", "testing"):

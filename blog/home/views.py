@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint
+
+from blog.core.htmx import render
+from blog.posts import queries
+from blog.posts.views import read_cursor
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("home/index.html")
+    """The home feed: the newest published posts, 20 a page (keyset: `?before=`)."""
+    page = queries.home_feed(read_cursor())
+    return render("home/index.html", "page", page=page)

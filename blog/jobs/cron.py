@@ -9,6 +9,7 @@ from rq.cron import CronScheduler
 def register_schedule(scheduler: CronScheduler) -> None:
     from blog.auth import jobs as auth_jobs
     from blog.outbox import archive, relay
+    from blog.posts import jobs as post_jobs
 
     # The relay sweep: a lost after-commit trigger costs at most 5 s.
     scheduler.register(relay.sweep_outbox, queue_name="outbox", interval=5, job_timeout=120)
@@ -21,3 +22,7 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(auth_jobs.lift_expired_suspensions, queue_name="default", interval=60)
     # Retention is counted in days: an hour late is no matter, and each run is cheap.
     scheduler.register(auth_jobs.purge_deleted_accounts, queue_name="default", interval=3600)
+    # Scheduled posts go out within a minute of their time.
+    scheduler.register(post_jobs.publish_scheduled_posts, queue_name="default", interval=60)
+    # Views gathered in Redis reach posts.view_count (pages add the pending ones meanwhile).
+    scheduler.register(post_jobs.flush_post_views, queue_name="default", interval=30)

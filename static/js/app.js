@@ -14,3 +14,16 @@ document.addEventListener("htmx:afterSwap", (event) => {
     invalid.focus();
   }
 });
+
+document.addEventListener("htmx:afterSettle", (event) => {
+  // "Older posts" replaced itself with the next page: move focus to the first new post, so
+  // keyboard and screen-reader users continue where the new content starts.
+  const trigger = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (!(trigger instanceof Element) || !trigger.closest(".feed-more")) {
+    return;
+  }
+  const starts = document.querySelectorAll("#feed [data-page-start]");
+  if (starts.length > 1) {
+    starts[starts.length - 1].focus();
+  }
+});

@@ -1,0 +1,209 @@
+"""Writing: the editor (new and edit) with its live preview and tag suggestions, "my posts",
+and the status buttons (publish, archive, cancel a schedule). Thin: parse, access, one
+service call, commit, respond."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, flash, render_template, request, url_for
+from flask_login import current_user
+
+from blog.auth.access import require_user, require_verified
+from blog.auth.forms import EmptyForm
+from blog.core.htmx import is_htmx, redirect_to, render
+from blog.core.markdown import render_markdown
+from blog.extensions import db
+from blog.posts import queries, services
+from blog.posts.access import access_post
+from blog.posts.forms import PostForm, read_action
+from blog.posts.models import CONTENT_MAX, IllegalTransition, Post
+
+bp = Blueprint("editor", __name__)
+
+
+def _form(post: Post | None = None) -> PostForm:
+    intent = read_action(request.form.get("action"))
+    if request.method == "POST" or post is None:
+        return PostForm(intent=intent)
+    return PostForm(
+        data={
+            "title": post.title,
+            "content": post.content,
+            "tags": ", ".join(tag.name for tag in post.tags),
+            "scheduled_at": post.scheduled_at.replace(tzinfo=None) if post.scheduled_at else None,
+        }
+    )
+
+
+def _editor(form: PostForm, post: Post | None, status: int = 200, **extra: Any):
+    preview = extra.pop("preview", None)
+    return (
+        render("posts/editor.html", "form", form=form, post=post, preview=preview, **extra),
+        status,
+    )
+
+
+@bp.route("/write", methods=["GET", "POST"])
+@require_verified
+def new():
+    form = _form()
+    if not form.validate_on_submit():
+        return _editor(form, None, 422 if form.is_submitted() else 200)
+    if form.intent == "preview":
+        return _editor(form, None, preview=render_markdown(form.content.data).html)
+    post = services.create_post(
+        current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
+    )
+    return _save(form, post)
+
+
+@bp.route("/posts/<uuid:post_id>/edit", methods=["GET", "POST"])
+@require_verified
+def edit(post_id: uuid.UUID):
+    post = access_post(current_user, post_id, action="edit", lock=request.method == "POST")
+    form = _form(post)
+    if not form.validate_on_submit():
+        return _editor(form, post, 422 if form.is_submitted() else 200)
+    if form.intent == "preview":
+        return _editor(form, post, preview=render_markdown(form.content.data).html)
+    if form.intent == "publish" and post.is_archived:
+        access_post(current_user, post_id, action="publish")
+    services.update_post(
+        post, title=form.title.data, content=form.content.data, tag_names=form.tag_names
+    )
+    return _save(form, post)
+
+
+def _save(form: PostForm, post: Post):
+    """Finish a valid editor submission: keep it as is, publish it, or schedule it."""
+    try:
+        if form.intent == "publish":
+            services.publish_post(post, actor=current_user)
+        elif form.intent == "schedule":
+            at = form.scheduled_at_utc
+            assert at is not None  # the form requires it for this button
+            services.schedule_post(post, at)
+    except IllegalTransition as exc:
+        db.session.rollback()
+        saved = db.session.get(Post, post.id) if post.id else None
+        return _editor(form, saved, 422, form_message=str(exc))
+    db.session.commit()
+    if post.is_published and form.intent == "publish":
+        flash("Your post is published.", "success")
+        return redirect_to(url_for("posts.show", slug=post.slug))
+    if post.scheduled_at is not None and form.intent == "schedule":
+        flash(
+            f"Scheduled: it will be published at {post.scheduled_at:%d %b %Y, %H:%M} UTC.",
+            "success",
+        )
+    elif post.is_draft:
+        flash("Draft saved. Only you can see it.", "success")
+    else:
+        flash("Your changes are saved.", "success")
+    return redirect_to(url_for("editor.edit", post_id=post.id))
+
+
+def _preview_fragment():
+    content = request.form.get("content", "")
+    if len(content) > CONTENT_MAX:
+        return render_template("posts/_preview.html", too_long=True), 422
+    html = render_markdown(content).html if content.strip() else None
+    return render_template("posts/_preview.html", preview=html)
+
+
+@bp.post("/write/preview")
+@require_verified
+def preview_new():
+    return _preview_fragment()
+
+
+@bp.post("/posts/<uuid:post_id>/preview")
+@require_verified
+def preview(post_id: uuid.UUID):
+    access_post(current_user, post_id, action="edit")
+    return _preview_fragment()
+
+
+@bp.get("/write/tag-suggestions")
+@require_user
+def tag_suggestions():
+    """A <datalist> for the tags field: each option is what is typed plus one existing tag."""
+    typed = request.args.get("tags", "")[:300]
+    *done, last = typed.split(",") if typed else [""]
+    done_names = [part.strip().lower() for part in done if part.strip()]
+    prefix = last.strip().lower()
+    names = queries.suggest_tags(prefix, done_names)
+    lead = ", ".join(done_names)
+    options = [f"{lead}, {name}" if lead else name for name in names]
+    return render_template("posts/_tag_options.html", options=options)
+
+
+@bp.get("/me/posts")
+@require_user
+def mine():
+    return render("posts/mine.html", posts=queries.own_posts(current_user))
+
+
+# --------------------------------------------------------------------------- status buttons
+
+
+def _status_response(post: Post):
+    if is_htmx():
+        return render(
+            "posts/show.html",
+            "post_status",
+            post=post,
+            views=post.view_count,
+            is_author=current_user.id == post.author_id,
+        )
+    return redirect_to(url_for("posts.show", slug=post.slug))
+
+
+def _refused(post_id: uuid.UUID, exc: IllegalTransition):
+    db.session.rollback()
+    flash(str(exc), "error")
+    return _status_response(access_post(current_user, post_id))
+
+
+@bp.post("/posts/<uuid:post_id>/publish")
+@require_verified
+def publish(post_id: uuid.UUID):
+    EmptyForm()  # CSRFProtect has checked the token
+    post = access_post(current_user, post_id, action="publish")
+    try:
+        services.publish_post(post, actor=current_user)
+    except IllegalTransition as exc:
+        return _refused(post_id, exc)
+    db.session.commit()
+    flash("The post is published.", "success")
+    return _status_response(post)
+
+
+@bp.post("/posts/<uuid:post_id>/archive")
+@require_user
+def archive(post_id: uuid.UUID):
+    post = access_post(current_user, post_id, action="archive")
+    try:
+        services.archive_post(post, actor=current_user, ip=request.remote_addr)
+    except IllegalTransition as exc:
+        return _refused(post_id, exc)
+    db.session.commit()
+    flash(
+        "The post is archived: it is off the lists and search, and still at its address.", "success"
+    )
+    return _status_response(post)
+
+
+@bp.post("/posts/<uuid:post_id>/unschedule")
+@require_verified
+def unschedule(post_id: uuid.UUID):
+    post = access_post(current_user, post_id, action="edit")
+    if post.scheduled_at is None:
+        flash("This post is not scheduled.", "info")
+    else:
+        services.unschedule_post(post)
+        db.session.commit()
+        flash("The schedule is cancelled; the post stays a draft.", "success")
+    return redirect_to(url_for("editor.edit", post_id=post.id))

@@ -1,0 +1,253 @@
+"""The read side: feeds (keyset pages), tag pages, author pages, the tag index, search.
+
+Every list is a fixed number of statements however long it is: one for the page of posts with
+their authors (a join), one for all their tags (selectinload). Lists never load a post's text,
+only its excerpt (computed in the SELECT).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import Select, and_, func, select, tuple_
+from sqlalchemy.orm import contains_eager, selectinload, undefer
+
+from blog.auth.models import User
+from blog.extensions import db
+from blog.posts.models import Post, PostSlugRedirect, Tag, post_tags
+
+PAGE_SIZE = 20
+SEARCH_PAGE_SIZE = 20
+SEARCH_MAX_PAGES = 50
+SEARCH_MAX_WORDS = 8
+QUERY_MAX = 200
+TAG_INDEX_MAX = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"^(\d{1,17})\.([0-9a-f]{32})$")
+# Highlight markers: control characters, which no post can contain (forms refuse them), so the
+# snippet can be escaped first and marked up after.
+_START, _STOP = "\x01", "\x02"
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page:
+    posts: list[Post]
+    next_cursor: str | None
+
+
+def encode_cursor(post: Post) -> str:
+    assert post.published_at is not None
+    micros = (post.published_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{post.id.hex}"
+
+
+def decode_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
+    match = _CURSOR.match(raw)
+    if not match:
+        raise BadCursor(raw)
+    return _EPOCH + timedelta(microseconds=int(match.group(1))), uuid.UUID(match.group(2))
+
+
+def _published(with_content: bool = False) -> Select[Post]:
+    """Published posts of live accounts, newest first, with author and tags; the HTML only
+    `with_content` (feeds), else just an excerpt."""
+    text = undefer(Post.content_html) if with_content else undefer(Post.excerpt)
+    return (
+        select(Post)
+        .join(Post.author)
+        .where(Post.status == "published", User.deleted_at.is_(None))
+        .options(contains_eager(Post.author), selectinload(Post.tags), text)
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+
+
+def _page(query: Select[Post], cursor: str | None, size: int = PAGE_SIZE) -> Page:
+    if cursor:
+        published_at, post_id = decode_cursor(cursor)
+        query = query.where(tuple_(Post.published_at, Post.id) < tuple_(published_at, post_id))
+    posts = list(db.session.scalars(query.limit(size + 1)).unique())
+    has_more = len(posts) > size
+    posts = posts[:size]
+    return Page(posts, encode_cursor(posts[-1]) if has_more and posts else None)
+
+
+def home_feed(
+    cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
+) -> Page:
+    return _page(_published(with_content), cursor, size)
+
+
+def tag_feed(
+    tag: Tag, cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
+) -> Page:
+    query = _published(with_content).join(post_tags, post_tags.c.post_id == Post.id)
+    return _page(query.where(post_tags.c.tag_id == tag.id), cursor, size)
+
+
+def author_feed(
+    author: User, cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
+) -> Page:
+    return _page(_published(with_content).where(Post.author_id == author.id), cursor, size)
+
+
+def redirected_slug(old_slug: str) -> str | None:
+    """The current slug of the post that once had `old_slug`."""
+    return db.session.scalar(
+        select(Post.slug)
+        .join(PostSlugRedirect, PostSlugRedirect.post_id == Post.id)
+        .where(PostSlugRedirect.slug == old_slug)
+    )
+
+
+def get_tag_by_slug(slug: str) -> Tag | None:
+    return db.session.scalar(select(Tag).where(Tag.slug == slug))
+
+
+def get_author(user_name: str) -> User | None:
+    """A live account by user name (any case); None for unknown or deleted accounts."""
+    return db.session.scalar(
+        select(User).where(
+            func.lower(User.user_name) == user_name.lower(), User.deleted_at.is_(None)
+        )
+    )
+
+
+def own_posts(author: User, limit: int = 200) -> list[Post]:
+    """Everything the author wrote, drafts first, then by last change."""
+    return list(
+        db.session.scalars(
+            select(Post)
+            .where(Post.author_id == author.id)
+            .options(selectinload(Post.tags))
+            .order_by((Post.status == "draft").desc(), Post.updated_at.desc(), Post.id)
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TagCount:
+    name: str
+    slug: str
+    count: int
+
+
+def _tag_counts() -> Select[str, str, int]:
+    count = func.count(Post.id).label("count")
+    return (
+        select(Tag.name, Tag.slug, count)
+        .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .join(Post, and_(Post.id == post_tags.c.post_id, Post.status == "published"))
+        .join(User, and_(User.id == Post.author_id, User.deleted_at.is_(None)))
+        .group_by(Tag.id)
+    )
+
+
+def tag_index() -> list[TagCount]:
+    """Tags with at least one published post, most used first."""
+    rows = db.session.execute(
+        _tag_counts().order_by(func.count(Post.id).desc(), Tag.name).limit(TAG_INDEX_MAX)
+    )
+    return [TagCount(name, slug, int(count)) for name, slug, count in rows]
+
+
+def suggest_tags(prefix: str, exclude: list[str], limit: int = 8) -> list[str]:
+    """Tag names starting with `prefix`, most used first (published posts only)."""
+    if not prefix:
+        return []
+    query = _tag_counts().where(Tag.name.startswith(prefix, autoescape=True))
+    if exclude:
+        query = query.where(Tag.name.not_in(exclude))
+    rows = db.session.execute(query.order_by(func.count(Post.id).desc(), Tag.name).limit(limit))
+    return [name for name, _slug, _count in rows]
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class Hit:
+    post: Post
+    title: Markup
+    snippet: Markup
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[Hit]
+    page: int
+    has_more: bool
+
+
+def search_terms(q: str) -> list[str]:
+    """The words of a query: runs of letters, digits and combining marks."""
+    cleaned = "".join(c if c.isalnum() or _is_mark(c) else " " for c in q[:QUERY_MAX])
+    return cleaned.lower().split()[:SEARCH_MAX_WORDS]
+
+
+def _is_mark(char: str) -> bool:
+    import unicodedata
+
+    return unicodedata.category(char).startswith("M")
+
+
+def _tsquery(terms: list[str]) -> Any:
+    # Every word, the last one as a prefix too (the query runs as you type). The terms hold
+    # only letters, digits and marks, so quoting them is safe.
+    parts = [f"'{term}'" for term in terms[:-1]] + [f"'{terms[-1]}':*"]
+    return func.to_tsquery("english", " & ".join(parts))
+
+
+def search_posts(q: str, tag: Tag | None = None, page: int = 1) -> SearchResults:
+    """Published posts matching every word of `q`, best first, with highlighted snippets."""
+    terms = search_terms(q)
+    if not terms:
+        return SearchResults([], 1, False)
+    page = max(1, min(page, SEARCH_MAX_PAGES))
+    tsquery = _tsquery(terms)
+    rank = func.ts_rank_cd(Post.search_vector, tsquery)
+    # Rank every match, but build snippets (the costly part) for this page's rows only.
+    ranked = (
+        select(Post.id.label("id"), rank.label("rank"))
+        .join(User, User.id == Post.author_id)
+        .where(Post.status == "published", User.deleted_at.is_(None))
+        .where(Post.search_vector.op("@@")(tsquery))
+    )
+    if tag is not None:
+        ranked = ranked.join(post_tags, post_tags.c.post_id == Post.id).where(
+            post_tags.c.tag_id == tag.id
+        )
+    ranked_sq = (
+        ranked.order_by(rank.desc(), Post.published_at.desc(), Post.id)
+        .limit(SEARCH_PAGE_SIZE + 1)
+        .offset((page - 1) * SEARCH_PAGE_SIZE)
+        .subquery()
+    )
+    options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=15, MaxFragments=2"
+    rows = db.session.execute(
+        select(
+            Post,
+            func.ts_headline("english", Post.title, tsquery, f"{options}, HighlightAll=true"),
+            func.ts_headline("english", Post.content_text, tsquery, options),
+        )
+        .join(ranked_sq, ranked_sq.c.id == Post.id)
+        .options(selectinload(Post.author), selectinload(Post.tags))
+        .order_by(ranked_sq.c.rank.desc(), Post.published_at.desc(), Post.id)
+    ).all()
+    hits = [Hit(post, _highlight(title), _highlight(snippet)) for post, title, snippet in rows]
+    return SearchResults(hits[:SEARCH_PAGE_SIZE], page, len(hits) > SEARCH_PAGE_SIZE)
+
+
+def _highlight(text: str) -> Markup:
+    """Escape everything, then turn our markers into <mark>: user text never becomes markup."""
+    escaped = str(escape(text))
+    return Markup(escaped.replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S704

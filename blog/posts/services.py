@@ -1,0 +1,247 @@
+"""Post rules: write, edit, publish, schedule, archive; tags on the fly; unique slugs.
+
+Services add and flush; the view (or the cron job) commits. Each status change emits its event
+in the same transaction, so the change and `post.published` / `post.archived` commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from blog.audit.services import record_audit
+from blog.auth.models import User
+from blog.core.db import utcnow
+from blog.core.markdown import render_markdown
+from blog.extensions import db
+from blog.outbox.events import emit
+from blog.posts.models import (
+    SLUG_MAX,
+    TAG_NAME_MAX,
+    TAG_SLUG_MAX,
+    TAGS_PER_POST_MAX,
+    Post,
+    PostSlugRedirect,
+    Tag,
+)
+from blog.posts.slugs import TagNameInvalid, normalise_tag_name, slugify, with_suffix
+
+# Slugs are made from at most this much of the title; the column allows room for suffixes.
+SLUG_FROM_TITLE = 80
+_TAG_ATTEMPTS = 5
+
+
+class TagsInvalid(ValueError):
+    """The tags field cannot be used as given; the message says why."""
+
+
+def parse_tag_names(raw: str) -> list[str]:
+    """Comma-separated tags → normalised, de-duplicated names, in the order typed.
+
+    Raises TagsInvalid with a message for the field.
+    """
+    names: list[str] = []
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            name = normalise_tag_name(part, TAG_NAME_MAX)
+        except TagNameInvalid as exc:
+            raise TagsInvalid(f"{exc} ({part.strip()[:40]!r})") from None
+        if name not in names:
+            names.append(name)
+    if len(names) > TAGS_PER_POST_MAX:
+        raise TagsInvalid(f"Use at most {TAGS_PER_POST_MAX} tags.")
+    return names
+
+
+def get_or_create_tags(names: Iterable[str]) -> list[Tag]:
+    """The tags with these (normalised) names, creating the missing ones."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return []
+    for _attempt in range(_TAG_ATTEMPTS):
+        found = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
+        missing = [name for name in wanted if name not in found]
+        if not missing:
+            return [found[name] for name in wanted]
+        for name in missing:
+            # A concurrent editor may create the same tag (or take the slug): DO NOTHING, and
+            # the next pass reads whichever row won.
+            slug = _free_slug(slugify(name, TAG_SLUG_MAX, fallback="tag"), TAG_SLUG_MAX, _tag_slugs)
+            db.session.execute(pg_insert(Tag).values(name=name, slug=slug).on_conflict_do_nothing())
+    raise RuntimeError("could not create tags after several attempts")
+
+
+def _tag_slugs(prefix: str) -> set[str]:
+    return set(
+        db.session.scalars(select(Tag.slug).where(Tag.slug.startswith(prefix, autoescape=True)))
+    )
+
+
+def _post_slugs(prefix: str) -> set[str]:
+    taken = set(
+        db.session.scalars(select(Post.slug).where(Post.slug.startswith(prefix, autoescape=True)))
+    )
+    # Old slugs stay reserved: they still lead to the post that had them.
+    taken |= set(
+        db.session.scalars(
+            select(PostSlugRedirect.slug).where(
+                PostSlugRedirect.slug.startswith(prefix, autoescape=True)
+            )
+        )
+    )
+    return taken
+
+
+def _free_slug(base: str, max_length: int, taken_with_prefix: Callable[[str], set[str]]) -> str:
+    taken = taken_with_prefix(base)
+    n = 1
+    slug = base
+    while slug in taken:
+        n += 1
+        slug = with_suffix(base, n, max_length)
+    return slug
+
+
+def _set_slug(post: Post, title: str) -> None:
+    """Give the post a unique slug from `title`; a published post's old slug keeps working."""
+    base = slugify(title, SLUG_FROM_TITLE)
+    old = post.slug
+    if old is not None and (old == base or _is_suffixed(old, base)):
+        return  # the title changed but its slug would not (or only by its collision suffix)
+    # Two writers choosing a slug from the same base take turns (until their commit), so the
+    # second sees the first's slug instead of failing on the unique constraint.
+    db.session.execute(select(func.pg_advisory_xact_lock(func.hashtext("post-slug:" + base))))
+    if post.id is not None:
+        # The post's own old slug is free for it again: reclaim it rather than suffix it.
+        own = db.session.get(PostSlugRedirect, base)
+        if own is not None and own.post_id == post.id:
+            db.session.delete(own)
+            db.session.flush()
+    new = _free_slug(base, SLUG_MAX, _post_slugs)
+    if old is not None and not post.is_draft:
+        db.session.add(PostSlugRedirect(slug=old, post_id=post.id))
+    post.slug = new
+
+
+def _is_suffixed(slug: str, base: str) -> bool:
+    return slug.startswith(base + "-") and slug[len(base) + 1 :].isdigit()
+
+
+def _apply_content(post: Post, title: str, content: str, tags: list[Tag]) -> None:
+    post.title = title
+    if post.content != content or post.content_html is None:
+        rendered = render_markdown(content)
+        post.content = content
+        post.content_html = rendered.html
+        post.content_text = rendered.text
+    post.tags = tags
+
+
+def create_post(author: User, *, title: str, content: str, tag_names: list[str]) -> Post:
+    """A new draft by `author` (whose address is confirmed: the view checks)."""
+    post = Post(author_id=author.id, author=author, status="draft")
+    _apply_content(post, title, content, get_or_create_tags(tag_names))
+    _set_slug(post, title)
+    db.session.add(post)
+    db.session.flush()
+    return post
+
+
+def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -> Post:
+    """Change title, text and tags. A published post's event says what changed."""
+    changed = []
+    if title != post.title:
+        changed.append("title")
+        _set_slug(post, title)
+    if content != post.content:
+        changed.append("content")
+    tags = get_or_create_tags(tag_names)
+    if [t.name for t in tags] != [t.name for t in post.tags]:
+        changed.append("tags")
+    _apply_content(post, title, content, tags)
+    if changed:
+        post.updated_at = utcnow()
+    db.session.flush()
+    if changed and not post.is_draft:
+        emit(
+            "post.updated",
+            aggregate_type="post",
+            aggregate_id=post.id,
+            data={"slug": post.slug, "changed": changed},
+        )
+    return post
+
+
+def publish_post(post: Post, *, actor: User | None, now: datetime | None = None) -> Post:
+    """Draft or archived → published, with `post.published` in the same transaction.
+
+    `actor` is None when the cron job publishes a scheduled post. Raises IllegalTransition.
+    """
+    now = now or utcnow()
+    republished = post.is_archived
+    post.publish(now)
+    db.session.flush()
+    emit(
+        "post.published",
+        aggregate_type="post",
+        aggregate_id=post.id,
+        data={
+            "author_id": str(post.author_id),
+            "title": post.title,
+            "slug": post.slug,
+            "published_at": post.published_at.isoformat() if post.published_at else None,
+            "republished": republished,
+            "tags": [t.name for t in post.tags],
+        },
+    )
+    if actor is not None and actor.id != post.author_id:
+        _audit_moderation(actor, post, "post.republish", old="archived")
+    return post
+
+
+def archive_post(post: Post, *, actor: User, ip: str | None = None) -> Post:
+    """Published → archived, with `post.archived`. A moderator's archive is audited."""
+    post.archive(utcnow(), by=actor.id)
+    db.session.flush()
+    emit(
+        "post.archived",
+        aggregate_type="post",
+        aggregate_id=post.id,
+        data={"author_id": str(post.author_id), "slug": post.slug, "by": str(actor.id)},
+    )
+    if actor.id != post.author_id:
+        _audit_moderation(actor, post, "post.archive", old="published", ip=ip)
+    return post
+
+
+def _audit_moderation(
+    actor: User, post: Post, action: str, *, old: str, ip: str | None = None
+) -> None:
+    record_audit(
+        actor_id=actor.id,
+        action=action,
+        entity_type="post",
+        entity_id=post.id,
+        old={"status": old},
+        new={"status": post.status},
+        ip=ip,
+    )
+
+
+def schedule_post(post: Post, at: datetime) -> Post:
+    """Publish this draft at `at`; the cron job does it within a minute. Raises
+    IllegalTransition for a post that is not a draft or a time that has passed."""
+    post.schedule(at, utcnow())
+    db.session.flush()
+    return post
+
+
+def unschedule_post(post: Post) -> Post:
+    post.unschedule()
+    db.session.flush()
+    return post

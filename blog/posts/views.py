@@ -1,0 +1,199 @@
+"""Reading: the post page, tag pages and index, author pages, search, Atom feeds.
+
+The editor and the status buttons are in blog/posts/editor.py.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from blog.core.db import utcnow
+from blog.core.htmx import is_htmx, render
+from blog.posts import queries
+from blog.posts.access import check_post_access, get_post
+from blog.posts.counters import count_view_in_redis, pending_views
+from blog.posts.models import Post
+
+bp = Blueprint("posts", __name__)
+
+FEED_SIZE = 20
+
+
+@bp.app_template_filter("date")
+def format_date(moment: datetime | None, with_time: bool = False) -> str:
+    if moment is None:
+        return ""
+    return moment.strftime("%-d %b %Y, %H:%M UTC" if with_time else "%-d %b %Y")
+
+
+@bp.app_template_filter("atom_date")
+def atom_date(moment: datetime | None) -> str:
+    """RFC 3339 in UTC; a feed with no entries is as new as now."""
+    return (moment or utcnow()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.app_template_filter("entry_updated")
+def entry_updated(post: Post) -> datetime:
+    """An entry changed when it was edited or (re)published, whichever came last."""
+    return max(moment for moment in (post.updated_at, post.published_at) if moment is not None)
+
+
+# XML 1.0 refuses most control characters; forms refuse them too, but a feed must never break.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@bp.app_template_filter("xml_text")
+def xml_text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+def read_cursor() -> str | None:
+    """The `before` cursor of a list page; a malformed one is a bad link (400)."""
+    cursor = request.args.get("before") or None
+    if cursor is not None:
+        try:
+            queries.decode_cursor(cursor)
+        except queries.BadCursor:
+            abort(400, "This page link is not valid. Start again from the first page.")
+    return cursor
+
+
+@bp.get("/posts/<slug>")
+def show(slug: str):
+    post = get_post(slug)
+    if post is None:
+        # A slug the post had before its title changed: send readers (and links) on.
+        current = queries.redirected_slug(slug)
+        if current is None:
+            abort(404)
+        return redirect(url_for("posts.show", slug=current), 301)
+    check_post_access(current_user, post)
+    is_author = current_user.is_authenticated and current_user.id == post.author_id
+    views = post.view_count
+    if post.is_published and not is_author and not is_htmx():
+        views += count_view_in_redis(post.id) or 0
+    else:
+        views += pending_views(post.id)
+    return render("posts/show.html", "post_status", post=post, views=views, is_author=is_author)
+
+
+@bp.get("/tags")
+def tag_index():
+    return render("posts/tags.html", tags=queries.tag_index())
+
+
+@bp.get("/tags/<slug>")
+def tag(slug: str):
+    tag = queries.get_tag_by_slug(slug)
+    if tag is None:
+        abort(404)
+    page = queries.tag_feed(tag, read_cursor())
+    return render("posts/tag.html", "page", tag=tag, page=page)
+
+
+@bp.get("/u/<user_name>/posts")
+def author(user_name: str):
+    author = queries.get_author(user_name)
+    if author is None:
+        abort(404)
+    page = queries.author_feed(author, read_cursor())
+    return render("posts/author.html", "page", author=author, page=page)
+
+
+@bp.get("/search")
+def search():
+    q = request.args.get("q", "")[: queries.QUERY_MAX]
+    tag_slug = request.args.get("tag", "")
+    tag = queries.get_tag_by_slug(tag_slug) if tag_slug else None
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 1
+    results = queries.search_posts(q, tag, page)
+    return render(
+        "posts/search.html",
+        "results",
+        q=q,
+        tag=tag,
+        tag_slug=tag_slug,
+        results=results,
+        tags=queries.tag_index()[:50],
+    )
+
+
+# --------------------------------------------------------------------------- Atom feeds
+
+
+def _site_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL on the configured site, never on the request's Host."""
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(
+        site.netloc, script_name=site.path or "/", url_scheme=site.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def _atom(title: str, self_url: str, alternate_url: str, page: queries.Page) -> Response:
+    body = render_template(
+        "posts/feed.atom.xml",
+        feed_title=title,
+        self_url=self_url,
+        alternate_url=alternate_url,
+        posts=page.posts,
+        updated=max((entry_updated(post) for post in page.posts), default=None),
+        site_url=_site_url,
+        feed_id=self_url,
+    )
+    response = Response(body, mimetype="application/atom+xml")
+    # Feed readers poll: a short public cache spares the database.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/feed.atom")
+def feed():
+    page = queries.home_feed(size=FEED_SIZE, with_content=True)
+    return _atom("Blog", _site_url("posts.feed"), _site_url("home.index"), page)
+
+
+@bp.get("/tags/<slug>/feed.atom")
+def tag_feed(slug: str):
+    tag = queries.get_tag_by_slug(slug)
+    if tag is None:
+        abort(404)
+    page = queries.tag_feed(tag, size=FEED_SIZE, with_content=True)
+    return _atom(
+        f"Blog: posts tagged {tag.name}",
+        _site_url("posts.tag_feed", slug=tag.slug),
+        _site_url("posts.tag", slug=tag.slug),
+        page,
+    )
+
+
+@bp.get("/u/<user_name>/feed.atom")
+def author_feed(user_name: str):
+    author = queries.get_author(user_name)
+    if author is None:
+        abort(404)
+    page = queries.author_feed(author, size=FEED_SIZE, with_content=True)
+    return _atom(
+        f"Blog: posts by {author.display_name or author.user_name}",
+        _site_url("posts.author_feed", user_name=author.user_name),
+        _site_url("posts.author", user_name=author.user_name),
+        page,
+    )

@@ -81,11 +81,19 @@ class PostForm(BaseForm):
         except TagsInvalid as exc:
             raise ValidationError(str(exc)) from None
 
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators=extra_validators)
+        # Optional() ends the field's checks when it is empty, so "Schedule" without a time is
+        # caught here.
+        field = self.scheduled_at
+        if self.intent == "schedule" and field.data is None and not field.errors:
+            field.errors = [*field.errors, "Choose when to publish."]
+            return False
+        return valid
+
     def validate_scheduled_at(self, field: DateTimeLocalField) -> None:
-        if self.intent != "schedule":
+        if self.intent != "schedule" or field.data is None:
             return
-        if field.data is None:
-            raise ValidationError("Choose when to publish.")
         at = field.data.replace(tzinfo=UTC)
         now = utcnow()
         if at <= now:

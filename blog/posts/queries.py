@@ -232,7 +232,7 @@ def search_posts(q: str, tag: Tag | None = None, page: int = 1) -> SearchResults
         .offset((page - 1) * SEARCH_PAGE_SIZE)
         .subquery()
     )
-    options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=15, MaxFragments=2"
+    options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=15"
     rows = db.session.execute(
         select(
             Post,

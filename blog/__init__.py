@@ -81,6 +81,7 @@ def _init_extensions(app: Flask) -> None:
     from blog.core.redis import init_redis
     from blog.core.security import init_security, standard_rate_limit_headers
     from blog.extensions import csrf, db, limiter, login_manager, migrate, sock
+    from blog.ops.maintenance import init_maintenance
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -101,6 +102,7 @@ def _init_extensions(app: Flask) -> None:
 
     init_security(app)
     init_errors(app)
+    init_maintenance(app)
     app.after_request(append_flashes_oob)
 
     # Models must be imported so Alembic and relationship() see every table.

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wtforms import SelectField, TextAreaField
+from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -37,4 +37,25 @@ class RoleForm(BaseForm):
             SelectChoice("moderator", "Moderator"),
             SelectChoice("admin", "Administrator"),
         ],
+    )
+
+
+class SettingForm(BaseForm):
+    value = TextAreaField(
+        "Value (JSON)",
+        validators=[
+            DataRequired("Enter a JSON value."),
+            Length(max=20_000, message="At most 20,000 characters."),
+        ],
+        render_kw={"rows": 6, "spellcheck": "false", "class": "mono"},
+    )
+
+
+class MaintenanceForm(BaseForm):
+    enabled = BooleanField("Maintenance mode on (everyone but administrators sees a 503 page)")
+    message = TextAreaField(
+        "Message shown to visitors",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[Length(max=500, message="At most 500 characters.")],
+        render_kw={"rows": 2},
     )

@@ -7,19 +7,18 @@ holds the rules). Every action is a POST with CSRF through one service, audited.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 
 from blog.admin.forms import RoleForm, SuspendForm
 from blog.admin.views import bp
+from blog.auth import policy, staff
 from blog.auth import services as auth_services
-from blog.auth import staff
 from blog.auth.access import require_admin, require_moderator
 from blog.auth.forms import EmptyForm
 from blog.auth.models import User
-from blog.auth.views import DEFAULT_RETENTION_DAYS
 from blog.core.db import utcnow
 from blog.core.htmx import redirect_to, render
 from blog.extensions import db
@@ -140,10 +139,9 @@ def change_role(user_id: uuid.UUID):
 def delete(user_id: uuid.UUID):
     EmptyForm()
     target = _target(user_id)
-    days = int(current_app.config.get("ACCOUNT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
     try:
         purge_after = staff.delete_user(
-            current_user, target, retention=timedelta(days=days), ip=request.remote_addr
+            current_user, target, retention=policy.retention(), ip=request.remote_addr
         )
     except staff.StaffActionRefused as exc:
         return _refused(target, exc)

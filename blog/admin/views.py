@@ -34,5 +34,6 @@ def moderation():
     return render_template("admin/moderation.html")
 
 
-# The account pages attach their routes to `bp`.
+# The account and settings pages attach their routes to `bp`.
+from blog.admin import settings as _settings  # noqa: E402, F401
 from blog.admin import users as _users  # noqa: E402, F401

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from blog.auth.models import Account, User
+from blog.auth.policy import registration_open
 from blog.auth.services import (
     SignInRefused,
     get_user_by_email,
@@ -95,6 +96,10 @@ def sign_in_with_identity(identity: ProviderIdentity) -> tuple[User, bool]:
             existing.email_verified_at = utcnow()
             emit("user.email_verified", aggregate_type="user", aggregate_id=existing.id)
         return _may_sign_in(existing), False
+    if not registration_open():
+        raise IdentityRefused(
+            f"Sign-ups are closed for now, and no account here is linked to this {label} account."
+        )
     return _create_user(identity), True
 
 

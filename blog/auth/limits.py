@@ -15,8 +15,6 @@ from flask import Response, current_app, request
 from flask_login import current_user
 from limits import parse_many
 
-from blog.ops.runtime import get_setting
-
 log = logging.getLogger(__name__)
 
 CONFIG_KEY = "rate_limits"
@@ -36,6 +34,9 @@ LIMIT_DEFAULTS = {
 
 def limit_for(name: str) -> str:
     """The limit string in force for `name` now."""
+    # Imported here: the settings schema (blog/ops/settings.py) reads LIMIT_DEFAULTS above.
+    from blog.ops.runtime import get_setting
+
     configured = get_setting(CONFIG_KEY, {})
     candidates = (
         (

@@ -4,7 +4,7 @@ the password, change the address). Thin: parse, check, call a service, commit.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC
 
 from flask import (
     Blueprint,
@@ -19,7 +19,7 @@ from flask import (
 from flask import session as flask_session
 from flask_login import current_user
 
-from blog.auth import services
+from blog.auth import policy, services
 from blog.auth.access import require_user, safe_next
 from blog.auth.forms import (
     ChangeEmailForm,
@@ -48,9 +48,6 @@ bp = Blueprint("auth", __name__)
 
 INVALID_CREDENTIALS = "The email address or password is not right."
 
-# How long a deleted account's personal data is kept (an admin can restore it meanwhile).
-DEFAULT_RETENTION_DAYS = 30
-
 
 def signed_in_response(user, *, remember: bool, next_url: str) -> Response:
     new = services.start_session(
@@ -72,6 +69,8 @@ def signed_in_response(user, *, remember: bool, next_url: str) -> Response:
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
+    if not policy.registration_open():
+        return render("auth/registration_closed.html"), 403 if request.method == "POST" else 200
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -355,9 +354,7 @@ def change_password():
 @limiter.limit(limit("reauth"), methods=["POST"], key_func=user_key)
 @require_user
 def delete_account():
-    retention = timedelta(
-        days=int(current_app.config.get("ACCOUNT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-    )
+    retention = policy.retention()
     form = DeleteAccountForm()
     if not current_user.has_password:
         form.password.label.text = f"Type your user name ({current_user.user_name}) to confirm"

@@ -1,69 +1,154 @@
-"""Runtime settings: rows of the `configuration` table for this environment, read through a
-short per-process cache, so a change takes effect in every process within seconds and without
-a restart.
+"""Runtime settings: rows of the `configuration` table for this environment, changed from
+/admin/settings and live in every process within seconds, without a restart.
 
-A value that cannot be read (database down, malformed row) never fails the request that asked:
-the caller's default stands and the problem is logged.
+Reads go through two caches. Each process keeps what it read for CACHE_SECONDS (so a hot path,
+such as the maintenance check on every request, costs no round trip); behind that, Redis holds
+the environment's settings as one hash, rebuilt from PostgreSQL on a miss. A change commits
+with a `config.changed` event whose handler drops the Redis copy (blog/ops/handlers.py), and the
+process that made the change drops its own copies at once.
+
+A value that cannot be read (database and Redis down, malformed row) never fails the request
+that asked: the caller's default stands and the problem is logged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError, WatchError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from blog.core.redis import get_redis
 from blog.extensions import db
 from blog.ops.models import Configuration
+from blog.ops.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
-# How long a process trusts what it read. Short enough that an operator's change is live almost
-# at once; long enough that a hot path (a rate limit on every sign-in) costs no query.
 CACHE_SECONDS = 5.0
+REDIS_TTL_SECONDS = 3600
 
-_MISSING = object()
-_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+_UNSET: Any = object()
+_memory: dict[str, tuple[float, dict[str, Any] | None]] = {}
 _lock = threading.Lock()
 
 
-def get_setting(key: str, default: Any = None) -> Any:
-    """The JSON value stored under `key` for this environment, or `default` if there is none."""
-    environment = current_app.config["ENV_NAME"]
-    cache_key = (environment, key)
+def _hash_key(environment: str) -> str:
+    return f"blog:config:{environment}"
+
+
+def _version_key(environment: str) -> str:
+    return f"blog:config:{environment}:version"
+
+
+def get_setting(key: str, default: Any = _UNSET) -> Any:
+    """The value stored under `key` for this environment.
+
+    Without a stored value: `default`, or the key's default from blog/ops/settings.py. A stored
+    object is laid over a default object, so a new field gets its default until it is set.
+    """
+    if default is _UNSET:
+        default = SETTINGS[key].default if key in SETTINGS else None
+    values = _settings(current_app.config["ENV_NAME"])
+    if values is None or key not in values:
+        return default
+    value = values[key]
+    if isinstance(value, dict) and isinstance(default, dict):
+        return {**default, **value}
+    return value
+
+
+def _settings(environment: str) -> dict[str, Any] | None:
     now = time.monotonic()
     with _lock:
-        cached = _cache.get(cache_key)
+        cached = _memory.get(environment)
     if cached is not None and cached[0] > now:
-        value = cached[1]
-    else:
-        value = _read(environment, key)
-        with _lock:
-            _cache[cache_key] = (now + CACHE_SECONDS, value)
-    return default if value is _MISSING else value
+        return cached[1]
+    values = _from_redis(environment)
+    if values is None:
+        values = _from_database(environment)
+    with _lock:
+        _memory[environment] = (now + CACHE_SECONDS, values)
+    return values
 
 
-def _read(environment: str, key: str) -> Any:
+def _from_redis(environment: str) -> dict[str, Any] | None:
+    try:
+        raw = get_redis().hgetall(_hash_key(environment))
+    except RedisError as exc:
+        log.warning("configuration cache unreachable, reading the database: %s", exc)
+        return None
+    if not raw:
+        return None
+    decoded = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
+    return {k: json.loads(v) for k, v in decoded.items() if k != "__loaded__"}
+
+
+def _from_database(environment: str) -> dict[str, Any] | None:
+    redis = get_redis()
+    try:
+        version = redis.get(_version_key(environment))
+    except RedisError:
+        version = _UNSET
     # A separate connection, outside the request's transaction: a failed read here must not
     # poison the session the view goes on to use.
     try:
         with db.engine.connect() as connection:
-            row = connection.execute(
-                select(Configuration.value).where(
-                    Configuration.key == key, Configuration.environment == environment
+            rows = connection.execute(
+                select(Configuration.key, Configuration.value).where(
+                    Configuration.environment == environment
                 )
-            ).first()
+            ).all()
     except SQLAlchemyError as exc:
-        log.warning("configuration %r unreadable, using the default: %s", key, exc)
-        return _MISSING
-    return _MISSING if row is None else row[0]
+        log.warning("configuration unreadable, using the defaults: %s", exc)
+        return None
+    values = {key: value for key, value in rows}
+    if version is not _UNSET:
+        _fill_redis(environment, values, version)
+    return values
+
+
+def _fill_redis(environment: str, values: dict[str, Any], version: Any) -> None:
+    """Cache what was read, unless a change was invalidated meanwhile (the version moved):
+    a reader that saw the old rows must not put them back after the invalidation."""
+    try:
+        with get_redis().pipeline() as pipe:
+            pipe.watch(_version_key(environment))
+            if pipe.get(_version_key(environment)) != version:
+                return
+            pipe.multi()
+            key = _hash_key(environment)
+            pipe.delete(key)
+            # A marker field, so an environment with no rows is cached as "empty", not a miss.
+            pipe.hset(
+                key,
+                mapping={"__loaded__": "1", **{k: json.dumps(v) for k, v in values.items()}},
+            )
+            pipe.expire(key, REDIS_TTL_SECONDS)
+            pipe.execute()
+    except WatchError:
+        pass
+    except RedisError as exc:
+        log.warning("configuration cache not filled: %s", exc)
+
+
+def invalidate_settings(environment: str) -> None:
+    """Drop the Redis copy (and this process's): the next read rebuilds it from PostgreSQL."""
+    forget_settings()
+    redis = get_redis()
+    with redis.pipeline() as pipe:
+        pipe.incr(_version_key(environment))
+        pipe.delete(_hash_key(environment))
+        pipe.execute()
 
 
 def forget_settings() -> None:
-    """Drop the cache (after a change made in this process, and between tests)."""
+    """Drop this process's copies (after a change made here, and between tests)."""
     with _lock:
-        _cache.clear()
+        _memory.clear()

@@ -11,10 +11,13 @@ from blog.auth.access import require_user
 from blog.auth.models import User
 from blog.core.htmx import redirect_to, render
 from blog.extensions import db
+from blog.posts.queries import author_feed
 from blog.profiles import services
 from blog.profiles.forms import ProfileForm
 
 bp = Blueprint("profiles", __name__)
+
+PROFILE_POSTS = 10  # the newest; the author page (/u/<user_name>/posts) pages through all
 
 
 @bp.get("/u/<user_name>")
@@ -22,11 +25,8 @@ def show(user_name: str):
     user = services.get_public_user(user_name)
     if user is None:
         abort(404)
-    return render("profiles/show.html", user=user, posts=_published_posts(user))
-
-
-def _published_posts(user: User) -> list:
-    return []
+    page = author_feed(user, None, size=PROFILE_POSTS)
+    return render("profiles/show.html", user=user, posts=page.posts, more=page.next_cursor)
 
 
 @bp.get("/avatars/<uuid:user_id>.svg")

@@ -186,3 +186,24 @@ def test_clearing_the_display_name_shows_the_user_name(app, client, sign_in):
 
     assert _user(app, "ada").display_name is None
     assert '<h1 id="profile-name">ada</h1>' in new_client(app).get("/u/ada").get_data(as_text=True)
+
+
+def test_the_profile_lists_the_newest_published_posts_only(app, client, count_queries):
+    from tests.posts.helpers import make_post, make_posts
+
+    with app.app_context():
+        author = make_user(user_name="ada", email_verified_at=utcnow())
+        make_posts(author, 12)
+        make_post(author, title="A secret draft", status="draft")
+        make_post(author, title="An archived one", status="archived")
+
+    client.get("/u/nobody")  # warms the settings cache (one read per process per 5 s)
+    with count_queries() as q:
+        response = client.get("/u/ada")
+
+    body = response.get_data(as_text=True)
+    assert body.count('<li><a href="/posts/') == 10
+    assert "A secret draft" not in body
+    assert "An archived one" not in body
+    assert "All posts by ada" in body
+    assert q.count <= 3, q.statements  # the user, the page of posts (+ their tags)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, get_flashed_messages, render_template, request, session
+from flask import Response, g, get_flashed_messages, render_template, request, session
 from jinja2 import Template
 from werkzeug.urls import iri_to_uri
 
@@ -48,12 +48,19 @@ def append_flashes_oob(response: Response) -> Response:
         return response
     if "HX-Redirect" in response.headers or "HX-Location" in response.headers:
         return response
-    if "_flashes" not in session:
+    if "_flashes" not in session or g.get("keep_flashes"):
         return response
     messages = get_flashed_messages(with_categories=True)
     html = render_template("_flashes.html", messages=messages, oob=True)
     response.set_data(response.get_data(as_text=True) + html)
     return response
+
+
+def keep_flashes() -> None:
+    """This response is a background fragment (a live preview, suggestions): pending flash
+    messages stay for the page. Such requests fire on a timer and can land between a form's
+    redirect and the page it loads, which would otherwise swallow the message."""
+    g.keep_flashes = True
 
 
 def redirect_to(location: str) -> Response:

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from blog.auth.access import require_user, require_verified
 from blog.auth.forms import EmptyForm
-from blog.core.htmx import is_htmx, redirect_to, render
+from blog.core.htmx import is_htmx, keep_flashes, redirect_to, render
 from blog.core.markdown import render_markdown
 from blog.extensions import db
 from blog.posts import queries, services
@@ -106,6 +106,7 @@ def _save(form: PostForm, post: Post):
 
 
 def _preview_fragment():
+    keep_flashes()
     content = request.form.get("content", "")
     if len(content) > CONTENT_MAX:
         return render_template("posts/_preview.html", too_long=True), 422
@@ -130,6 +131,7 @@ def preview(post_id: uuid.UUID):
 @require_user
 def tag_suggestions():
     """A <datalist> for the tags field: each option is what is typed plus one existing tag."""
+    keep_flashes()
     typed = request.args.get("tags", "")[:300]
     *done, last = typed.split(",") if typed else [""]
     done_names = [part.strip().lower() for part in done if part.strip()]

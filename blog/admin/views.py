@@ -35,5 +35,6 @@ def moderation():
 
 
 # The account and settings pages attach their routes to `bp`.
+from blog.admin import operations as _operations  # noqa: E402, F401
 from blog.admin import settings as _settings  # noqa: E402, F401
 from blog.admin import users as _users  # noqa: E402, F401

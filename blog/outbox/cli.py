@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy import func, select, update
 
-from blog.core.db import utcnow
 from blog.extensions import db
 from blog.outbox.events import trigger_relay_on_commit
-from blog.outbox.models import OutboxEvent
+from blog.outbox.services import outbox_stats, unpark_events
 
 outbox_cli = AppGroup("outbox", help="Inspect and retry the transactional outbox.")
-
-
-def outbox_stats() -> dict[str, object]:
-    """Pending and parked counts, the oldest pending age, and the last minute's throughput."""
-    now = utcnow()
-    pending = OutboxEvent.published_at.is_(None) & OutboxEvent.parked_at.is_(None)
-    row = db.session.execute(
-        select(
-            func.count().filter(pending),
-            func.count().filter(OutboxEvent.parked_at.is_not(None)),
-            func.min(OutboxEvent.occurred_at).filter(pending),
-            func.count().filter(OutboxEvent.published_at >= now - timedelta(minutes=1)),
-        )
-    ).one()
-    oldest = row[2]
-    return {
-        "pending": row[0],
-        "parked": row[1],
-        "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
-        "published_last_minute": row[3],
-    }
 
 
 @outbox_cli.command("status")
@@ -48,18 +24,6 @@ def status_command() -> None:
     click.echo(f"parked:                 {stats['parked']}")
     click.echo(f"oldest pending age:     {'-' if age is None else f'{age} s'}")
     click.echo(f"published (last minute): {stats['published_last_minute']}")
-
-
-def unpark_events(event_id: uuid.UUID | None = None) -> int:
-    """Make parked events (one, or all) due again; returns how many."""
-    stmt = (
-        update(OutboxEvent)
-        .where(OutboxEvent.parked_at.is_not(None), OutboxEvent.published_at.is_(None))
-        .values(parked_at=None, retry_count=0, next_attempt_at=utcnow())
-    )
-    if event_id is not None:
-        stmt = stmt.where(OutboxEvent.id == event_id)
-    return int(db.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 @outbox_cli.command("retry")

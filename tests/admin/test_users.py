@@ -187,7 +187,7 @@ def test_an_indefinite_suspension_has_no_end(app, sign_in, people):
         ("admin@example.com", "admin", "your own account"),
     ],
 )
-def test_suspensions_that_are_refused(app, sign_in, people, actor, target, message):
+def test_suspensions_that_are_refused(app, sign_in, people, actor, target, message):  # noqa: PLR0917 - pytest fixtures and parameters
     browser = _as(app, sign_in, actor)
     path = f"/admin/users/{people[target]}"
 
@@ -268,7 +268,8 @@ def test_an_admin_deletes_and_restores_an_account(app, sign_in, people):
 
     assert deleted.status_code == 302
     user = _user(app, people["ada"])
-    assert user.deleted_at is not None and user.purge_after is not None
+    assert user.deleted_at is not None
+    assert user.purge_after is not None
     assert victim.get("/account").status_code == 302
     page = admin.get(path).get_data(as_text=True)
     assert "Restore this account" in page

@@ -82,6 +82,7 @@ def _init_extensions(app: Flask) -> None:
     from blog.core.security import init_security, standard_rate_limit_headers
     from blog.extensions import csrf, db, limiter, login_manager, migrate, sock
     from blog.ops.maintenance import init_maintenance
+    from blog.ops.metrics import init_metrics
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -101,6 +102,7 @@ def _init_extensions(app: Flask) -> None:
     init_oidc(app)
 
     init_security(app)
+    init_metrics(app)
     init_errors(app)
     init_maintenance(app)
     app.after_request(append_flashes_oob)
@@ -123,10 +125,11 @@ def _register_blueprints(app: Flask) -> None:
     from blog.auth.oidc import bp as oidc_bp
     from blog.auth.views import bp as auth_bp
     from blog.home.views import bp as home_bp
+    from blog.ops.metrics import bp as metrics_bp
     from blog.ops.views import bp as ops_bp
     from blog.profiles.views import bp as profiles_bp
 
-    for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, admin_bp):
+    for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, metrics_bp, admin_bp):
         app.register_blueprint(bp)
     from blog.posts.editor import bp as editor_bp
     from blog.posts.views import bp as posts_bp

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,6 +54,9 @@ class Settings:
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_discovery_url: str = GOOGLE_DISCOVERY_URL
+    # Who may read /metrics: these networks, or a client with this bearer token.
+    metrics_allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    metrics_token: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -126,6 +130,8 @@ class Settings:
             "GOOGLE_CLIENT_ID": self.google_client_id,
             "GOOGLE_CLIENT_SECRET": self.google_client_secret,
             "GOOGLE_DISCOVERY_URL": self.google_discovery_url,
+            "METRICS_ALLOW": self.metrics_allow,
+            "METRICS_TOKEN": self.metrics_token,
             **self.extra,
         }
 
@@ -316,6 +322,24 @@ def _google(env: Mapping[str, str]) -> tuple[str | None, str | None, str]:
     return client_id, secret, url
 
 
+def _metrics(env: Mapping[str, str]) -> tuple[tuple[IPv4Network | IPv6Network, ...], str | None]:
+    raw = env.get("BLOG_METRICS_ALLOW", "").strip() or "127.0.0.1/32,::1/128"
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"BLOG_METRICS_ALLOW entry {part!r} is not an IP address or network"
+            ) from None
+    token = env.get("BLOG_METRICS_TOKEN", "").strip() or None
+    if token is not None and len(token) < 24:
+        raise ConfigError("BLOG_METRICS_TOKEN is too short (24+ characters)")
+    return tuple(networks), token
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigError naming the first bad one."""
     env = os.environ if env is None else env
@@ -334,6 +358,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         modules = env["BLOG_TEST_HANDLER_MODULES"].split(",")
         extra["OUTBOX_EXTRA_HANDLER_MODULES"] = tuple(m.strip() for m in modules if m.strip())
     google_client_id, google_client_secret, google_discovery_url = _google(env)
+    metrics_allow, metrics_token = _metrics(env)
     return Settings(
         env=environment,
         secret_key=_secret_key(env, environment),
@@ -364,5 +389,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         google_client_id=google_client_id,
         google_client_secret=google_client_secret,
         google_discovery_url=google_discovery_url,
+        metrics_allow=metrics_allow,
+        metrics_token=metrics_token,
         extra=extra,
     )

@@ -122,6 +122,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from blog.admin.views import bp as admin_bp
+    from blog.audit.views import bp as audit_bp
     from blog.auth.oidc import bp as oidc_bp
     from blog.auth.views import bp as auth_bp
     from blog.home.views import bp as home_bp
@@ -129,7 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     from blog.ops.views import bp as ops_bp
     from blog.profiles.views import bp as profiles_bp
 
-    for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, metrics_bp, admin_bp):
+    for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, metrics_bp, admin_bp, audit_bp):
         app.register_blueprint(bp)
     from blog.posts.editor import bp as editor_bp
     from blog.posts.views import bp as posts_bp

@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blog.auth.models import User
 from blog.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
@@ -143,11 +143,6 @@ class Post(UUIDPrimaryKey, Timestamps, Base):
     content: Mapped[str] = mapped_column(Text, deferred=True)
     content_html: Mapped[str] = mapped_column(Text, deferred=True)
     content_text: Mapped[str] = mapped_column(Text, deferred=True)
-    # Computed in the SELECT: lists show an excerpt without loading the whole text.
-    excerpt: Mapped[str] = column_property(
-        func.left(content_text.column, EXCERPT_LENGTH),  # type: ignore[attr-defined]
-        deferred=True,
-    )
     status: Mapped[str] = mapped_column(String(20), default="draft", server_default="draft")
     # The first publication: publishing again after an archive keeps the post's place in feeds.
     published_at: Mapped[datetime | None]

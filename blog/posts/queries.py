@@ -1,8 +1,9 @@
 """The read side: feeds (keyset pages), tag pages, author pages, the tag index, search.
 
-Every list is a fixed number of statements however long it is: one for the page of posts with
-their authors (a join), one for all their tags (selectinload). Lists never load a post's text,
-only its excerpt (computed in the SELECT).
+Every list is one statement however long it is: the page of posts with their authors' names (a
+join) and their tags (a JSON array from a correlated subquery), read as plain rows into
+PostSummary, not ORM objects: lists are the hot path, and the identity map and relationship
+loading cost more than the query. Lists never load a post's text, only its excerpt.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, and_, func, select, tuple_
-from sqlalchemy.orm import contains_eager, selectinload, undefer
+from sqlalchemy import Select, and_, func, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import selectinload
 
 from blog.auth.models import User
 from blog.extensions import db
-from blog.posts.models import Post, PostSlugRedirect, Tag, post_tags
+from blog.posts.models import EXCERPT_LENGTH, Post, PostSlugRedirect, Tag, post_tags
 
 PAGE_SIZE = 20
 SEARCH_PAGE_SIZE = 20
@@ -39,13 +41,39 @@ class BadCursor(ValueError):
 
 
 @dataclass(frozen=True)
+class AuthorRef:
+    user_name: str
+    display_name: str | None
+
+
+@dataclass(frozen=True)
+class TagRef:
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class PostSummary:
+    """A post as lists and feeds show it: read in the list's one statement, no ORM objects."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    published_at: datetime
+    updated_at: datetime
+    author: AuthorRef
+    tags: list[TagRef]
+    excerpt: str = ""
+    content_html: str = ""
+
+
+@dataclass(frozen=True)
 class Page:
-    posts: list[Post]
+    posts: list[PostSummary]
     next_cursor: str | None
 
 
-def encode_cursor(post: Post) -> str:
-    assert post.published_at is not None
+def encode_cursor(post: PostSummary) -> str:
     micros = (post.published_at - _EPOCH) // timedelta(microseconds=1)
     return f"{micros}.{post.id.hex}"
 
@@ -57,46 +85,83 @@ def decode_cursor(raw: str) -> tuple[datetime, uuid.UUID]:
     return _EPOCH + timedelta(microseconds=int(match.group(1))), uuid.UUID(match.group(2))
 
 
-def _published(with_content: bool = False) -> Select[Post]:
-    """Published posts of live accounts, newest first, with author and tags; the HTML only
-    `with_content` (feeds), else just an excerpt."""
-    text = undefer(Post.content_html) if with_content else undefer(Post.excerpt)
+def _tags_json() -> Any:
+    """A post's tags as one JSON array of [name, slug], sorted: no second query per list."""
+    pairs = func.json_agg(aggregate_order_by(func.json_build_array(Tag.name, Tag.slug), Tag.name))
     return (
-        select(Post)
-        .join(Post.author)
+        select(func.coalesce(pairs, literal_column("'[]'::json")))
+        .select_from(post_tags.join(Tag, Tag.id == post_tags.c.tag_id))
+        .where(post_tags.c.post_id == Post.id)
+        .scalar_subquery()
+    )
+
+
+def _published(with_content: bool = False) -> Select[Any]:
+    """Published posts of live accounts, newest first: the columns a list shows, the author's
+    names and the tags, in one statement; the HTML only `with_content` (feeds)."""
+    body = Post.content_html if with_content else func.left(Post.content_text, EXCERPT_LENGTH)
+    return (
+        select(
+            Post.id,
+            Post.slug,
+            Post.title,
+            Post.published_at,
+            Post.updated_at,
+            User.user_name,
+            User.display_name,
+            _tags_json(),
+            body,
+        )
+        .join(User, User.id == Post.author_id)
         .where(Post.status == "published", User.deleted_at.is_(None))
-        .options(contains_eager(Post.author), selectinload(Post.tags), text)
         .order_by(Post.published_at.desc(), Post.id.desc())
     )
 
 
-def _page(query: Select[Post], cursor: str | None, size: int = PAGE_SIZE) -> Page:
+def _summary(row: Any, with_content: bool) -> PostSummary:
+    post_id, slug, title, published_at, updated_at, user_name, display_name, tags, body = row
+    return PostSummary(
+        id=post_id,
+        slug=slug,
+        title=title,
+        published_at=published_at,
+        updated_at=updated_at,
+        author=AuthorRef(user_name, display_name),
+        tags=[TagRef(name, tag_slug) for name, tag_slug in tags],
+        excerpt="" if with_content else body,
+        content_html=body if with_content else "",
+    )
+
+
+def _page(
+    query: Select[Any], cursor: str | None, size: int = PAGE_SIZE, with_content: bool = False
+) -> Page:
     if cursor:
         published_at, post_id = decode_cursor(cursor)
         query = query.where(tuple_(Post.published_at, Post.id) < tuple_(published_at, post_id))
-    posts = list(db.session.scalars(query.limit(size + 1)).unique())
-    has_more = len(posts) > size
-    posts = posts[:size]
-    return Page(posts, encode_cursor(posts[-1]) if has_more and posts else None)
+    rows = db.session.execute(query.limit(size + 1)).all()
+    posts = [_summary(row, with_content) for row in rows[:size]]
+    return Page(posts, encode_cursor(posts[-1]) if len(rows) > size else None)
 
 
 def home_feed(
     cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
 ) -> Page:
-    return _page(_published(with_content), cursor, size)
+    return _page(_published(with_content), cursor, size, with_content)
 
 
 def tag_feed(
     tag: Tag, cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
 ) -> Page:
     query = _published(with_content).join(post_tags, post_tags.c.post_id == Post.id)
-    return _page(query.where(post_tags.c.tag_id == tag.id), cursor, size)
+    return _page(query.where(post_tags.c.tag_id == tag.id), cursor, size, with_content)
 
 
 def author_feed(
     author: User, cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
 ) -> Page:
-    return _page(_published(with_content).where(Post.author_id == author.id), cursor, size)
+    query = _published(with_content).where(Post.author_id == author.id)
+    return _page(query, cursor, size, with_content)
 
 
 def redirected_slug(old_slug: str) -> str | None:
@@ -176,7 +241,7 @@ def suggest_tags(prefix: str, exclude: list[str], limit: int = 8) -> list[str]:
 
 @dataclass(frozen=True)
 class Hit:
-    post: Post
+    post: PostSummary
     title: Markup
     snippet: Markup
 
@@ -233,17 +298,20 @@ def search_posts(q: str, tag: Tag | None = None, page: int = 1) -> SearchResults
         .subquery()
     )
     options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=15"
-    rows = db.session.execute(
-        select(
-            Post,
+    query = (
+        _published()
+        .add_columns(
             func.ts_headline("english", Post.title, tsquery, f"{options}, HighlightAll=true"),
             func.ts_headline("english", Post.content_text, tsquery, options),
         )
         .join(ranked_sq, ranked_sq.c.id == Post.id)
-        .options(selectinload(Post.author), selectinload(Post.tags))
+        .order_by(None)
         .order_by(ranked_sq.c.rank.desc(), Post.published_at.desc(), Post.id)
-    ).all()
-    hits = [Hit(post, _highlight(title), _highlight(snippet)) for post, title, snippet in rows]
+    )
+    hits = [
+        Hit(_summary(row[:-2], False), _highlight(row[-2]), _highlight(row[-1]))
+        for row in db.session.execute(query)
+    ]
     return SearchResults(hits[:SEARCH_PAGE_SIZE], page, len(hits) > SEARCH_PAGE_SIZE)
 
 

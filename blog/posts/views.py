@@ -27,7 +27,6 @@ from blog.core.htmx import is_htmx, render
 from blog.posts import queries
 from blog.posts.access import check_post_access, get_post
 from blog.posts.counters import count_view_in_redis, pending_views
-from blog.posts.models import Post
 
 bp = Blueprint("posts", __name__)
 
@@ -48,9 +47,9 @@ def atom_date(moment: datetime | None) -> str:
 
 
 @bp.app_template_filter("entry_updated")
-def entry_updated(post: Post) -> datetime:
+def entry_updated(post: queries.PostSummary) -> datetime:
     """An entry changed when it was edited or (re)published, whichever came last."""
-    return max(moment for moment in (post.updated_at, post.published_at) if moment is not None)
+    return max(post.updated_at, post.published_at)
 
 
 # XML 1.0 refuses most control characters; forms refuse them too, but a feed must never break.

@@ -28,6 +28,9 @@ def seed_demo_data() -> int:
             user.email_verified_at = utcnow()
             created += 1
     db.session.commit()
+    from blog.posts.demo import seed_demo_posts
+
+    seed_demo_posts()  # a few posts with tags, so the home page has something to show
     return created
 
 

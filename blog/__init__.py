@@ -110,6 +110,7 @@ def _init_extensions(app: Flask) -> None:
     # Models must be imported so Alembic and relationship() see every table.
     import blog.audit.models
     import blog.auth.models
+    import blog.notifications.models
     import blog.ops.models
     import blog.outbox.models
     import blog.posts.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Notifications: the inbox, email delivery, preferences, follows, and the live channel (/ws)."""

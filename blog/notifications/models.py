@@ -1,0 +1,159 @@
+"""Notifications (one row per user, channel and event), preferences, and follows.
+
+`type` keeps the original design's channel names: `websocket` is the in-app notification (a
+row in the inbox, a live badge and a toast), `email` a message to send, `push` a web push. A
+notification made from an event carries its id, and (user, type, event) is unique, so an event
+delivered twice never notifies twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from blog.core.db import Base, UUIDPrimaryKey, utcnow
+
+Kind = Literal[
+    "comment_on_post",
+    "mention",
+    "followed_author_posted",
+    "post_archived",
+    "comment_removed",
+    "account_suspended",
+]
+KINDS: tuple[Kind, ...] = (
+    "comment_on_post",
+    "mention",
+    "followed_author_posted",
+    "post_archived",
+    "comment_removed",
+    "account_suspended",
+)
+TYPES = ("email", "push", "websocket")
+IN_APP = "websocket"  # the original design's name for the in-app channel
+STATUSES = ("pending", "sent", "failed")
+CHANNELS = ("in_app", "email", "push")
+
+TITLE_MAX = 200
+MESSAGE_MAX = 2000
+LINK_MAX = 500
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Notification(UUIDPrimaryKey, Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_in("type", TYPES), name="type"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_date"),
+        CheckConstraint("attempts >= 0", name="attempts_positive"),
+        # Only the inbox's rows are read; an email is sent, not read.
+        CheckConstraint("read_at IS NULL OR type = 'websocket'", name="read_only_in_app"),
+        # A re-delivered event never notifies twice (NULL event ids, for notices made by hand,
+        # are distinct in PostgreSQL and so never collide). user_id first: it also serves the
+        # foreign key's cascade.
+        UniqueConstraint("user_id", "type", "event_id"),
+        # The inbox, newest first, keyset-paginated on (created_at, id).
+        Index(
+            "ix_notifications_inbox",
+            "user_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("type = 'websocket'"),
+        ),
+        # The badge: COUNT of unread in-app rows reads this small index only.
+        Index(
+            "ix_notifications_unread",
+            "user_id",
+            postgresql_where=text("type = 'websocket' AND read_at IS NULL"),
+        ),
+        # The sweep that finds email deliveries a lost job left behind.
+        Index(
+            "ix_notifications_pending",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    message: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(LINK_MAX))
+    status: Mapped[str] = mapped_column(String(20), default="pending", server_default="pending")
+    sent_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    event_id: Mapped[uuid.UUID | None]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None
+
+    def mark_read(self, now: datetime) -> None:
+        if self.type != IN_APP:
+            raise ValueError("only in-app notifications are read")
+        if self.read_at is None:
+            self.read_at = now
+
+
+class NotificationPreference(Base):
+    """A choice that differs from the default, per kind and channel (no row: the default).
+
+    A table rather than a JSONB column on users: the follower fan-out joins it in the same
+    INSERT ... SELECT, and the database checks each kind and channel.
+    """
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (
+        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    enabled: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(
+        server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+
+class Follow(Base):
+    """`follower` follows `followed`: new posts by `followed` notify `follower`."""
+
+    __tablename__ = "follows"
+    __table_args__ = (CheckConstraint("follower_id <> followed_id", name="not_self"),)
+
+    # The primary key is the unique pair and serves "whom do I follow".
+    follower_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "Who follows this author": the fan-out's lookup.
+    followed_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)

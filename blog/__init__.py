@@ -110,6 +110,7 @@ def _init_extensions(app: Flask) -> None:
     # Models must be imported so Alembic and relationship() see every table.
     import blog.audit.models
     import blog.auth.models
+    import blog.comments.models
     import blog.notifications.models
     import blog.ops.models
     import blog.outbox.models
@@ -141,6 +142,11 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(posts_bp)
     app.register_blueprint(editor_bp)
+    from blog.comments.views import bp as comments_bp
+    from blog.comments.views import init_comments
+
+    app.register_blueprint(comments_bp)
+    init_comments(app)
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.
     if app.config["ENV_NAME"] in ("development", "testing"):

@@ -29,6 +29,7 @@ LIMIT_DEFAULTS = {
     "verify_resend": "3/hour;10/day",
     "reauth": "5/minute;30/hour",
     "account_mail": "5/hour",
+    "comment": "10/minute;200/day",
 }
 
 

@@ -10,6 +10,7 @@ rel="nofollow noopener noreferrer".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -90,3 +91,20 @@ def _plain_text(tokens: list[Token]) -> str:
         elif token.type in ("code_block", "fence"):
             blocks.append(token.content.rstrip("\n"))
     return "\n".join(block for block in blocks if block.strip())
+
+
+_MENTION = re.compile(r"(?<![\w@/])@([\w][\w.-]{1,254})")
+
+
+def mentioned_names(source: str) -> list[str]:
+    """The @user_name mentions in Markdown prose, in order, without repeats; never inside
+    code spans or code blocks (where @ is code, not a person)."""
+    found: dict[str, None] = {}
+    for token in _parser().parse(source, {}):
+        if token.type != "inline":
+            continue
+        for child in token.children or ():
+            if child.type == "text":
+                for name in _MENTION.findall(child.content):
+                    found.setdefault(name.rstrip(".-").lower(), None)
+    return [name for name in found if len(name) >= 3]

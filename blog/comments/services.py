@@ -1,0 +1,182 @@
+"""Comment rules. Services add and flush; the view commits."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import joinedload
+
+from blog.audit.services import record_audit
+from blog.auth.models import User
+from blog.comments.models import Comment
+from blog.core.db import utcnow
+from blog.core.markdown import mentioned_names, render_markdown
+from blog.extensions import db
+from blog.outbox.events import emit
+from blog.posts.models import Post
+
+PAGE_SIZE = 50
+
+
+class CommentRefused(Exception):
+    """The comment cannot be added or changed now; the message says why."""
+
+
+@dataclass(frozen=True)
+class Thread:
+    comments: list[Comment]
+    total: int
+    next_cursor: str | None
+
+
+def _cursor(comment: Comment) -> str:
+    raw = f"{comment.created_at.isoformat()}|{comment.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, ident = text.split("|", 1)
+        return datetime.fromisoformat(when), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Thread:
+    """One page of a post's comments, oldest first (with authors), and how many there are:
+    two statements however long the thread."""
+    query = (
+        select(Comment)
+        .where(Comment.post_id == post.id)
+        .options(joinedload(Comment.author))
+        .order_by(Comment.created_at, Comment.id)
+    )
+    position = _position(after)
+    if position is not None:
+        query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
+    rows = list(db.session.scalars(query.limit(size + 1)))
+    total = db.session.scalar(
+        select(func.count()).select_from(Comment).where(Comment.post_id == post.id)
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    return Thread(rows, total or 0, _cursor(rows[-1]) if more and rows else None)
+
+
+def _check_open(post: Post) -> None:
+    if post.is_archived:
+        raise CommentRefused("This post is archived: its comments are read-only.")
+    if not post.is_published:
+        raise CommentRefused("Only published posts take comments.")
+
+
+def _mentions(content: str, author: User) -> list[dict[str, str]]:
+    names = mentioned_names(content)
+    if not names:
+        return []
+    users = db.session.execute(
+        select(User.id, User.user_name).where(
+            func.lower(User.user_name).in_(names), User.deleted_at.is_(None), User.id != author.id
+        )
+    ).all()
+    return [{"id": str(uid), "user_name": name} for uid, name in users]
+
+
+def add_comment(post: Post, author: User, content: str) -> Comment:
+    """Add a comment to a published post; emits comment.created with its mentions.
+    Raises CommentRefused for an archived or unpublished post."""
+    _check_open(post)
+    rendered = render_markdown(content)
+    comment = Comment(
+        post_id=post.id, author_id=author.id, content=content, content_html=rendered.html
+    )
+    db.session.add(comment)
+    db.session.flush()
+    emit(
+        "comment.created",
+        aggregate_type="post",  # ordered with its post's events
+        aggregate_id=post.id,
+        data={
+            "comment_id": str(comment.id),
+            "post_id": str(post.id),
+            "post_author_id": str(post.author_id),
+            "author_id": str(author.id),
+            "mentions": _mentions(content, author),
+            "excerpt": rendered.text[:200],
+        },
+    )
+    return comment
+
+
+def edit_comment(comment: Comment, post: Post, content: str) -> Comment:
+    _check_open(post)
+    try:
+        comment.edit(content, render_markdown(content).html, utcnow())
+    except ValueError as exc:
+        raise CommentRefused(str(exc).capitalize() + ".") from None
+    db.session.flush()
+    return comment
+
+
+def delete_comment(comment: Comment, post: Post) -> Comment:
+    """The author takes their comment back; it stays in the thread as "deleted"."""
+    _check_open(post)
+    comment.delete(utcnow())
+    db.session.flush()
+    return comment
+
+
+def remove_comment(comment: Comment, *, actor: User, reason: str, ip: str | None = None) -> Comment:
+    """A moderator removes a comment with a reason: audited, emits comment.removed."""
+    if comment.removed_at is not None:
+        raise CommentRefused("This comment is already removed.")
+    try:
+        comment.remove(by=actor.id, reason=reason, now=utcnow())
+    except ValueError:
+        raise CommentRefused("Give a reason: it is shown in place of the comment.") from None
+    db.session.flush()
+    record_audit(
+        actor_id=actor.id,
+        action="comment.remove",
+        entity_type="comment",
+        entity_id=comment.id,
+        old={"removed": False},
+        new={"removed": True, "reason": comment.removed_reason, "post_id": str(comment.post_id)},
+        ip=ip,
+    )
+    emit(
+        "comment.removed",
+        aggregate_type="post",
+        aggregate_id=comment.post_id,
+        data={
+            "comment_id": str(comment.id),
+            "post_id": str(comment.post_id),
+            "author_id": str(comment.author_id) if comment.author_id else None,
+            "reason": comment.removed_reason,
+            "actor_id": str(actor.id),
+        },
+    )
+    return comment
+
+
+def comment_counts(post_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Visible comments per post, for lists: one statement for the whole page."""
+    if not post_ids:
+        return {}
+    rows = db.session.execute(
+        select(Comment.post_id, func.count())
+        .where(
+            Comment.post_id.in_(post_ids),
+            Comment.deleted_at.is_(None),
+            Comment.removed_at.is_(None),
+        )
+        .group_by(Comment.post_id)
+    ).all()
+    return {post_id: count for post_id, count in rows}

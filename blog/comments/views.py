@@ -1,0 +1,160 @@
+"""Comments: add, edit, delete your own, and remove (moderators), inline with htmx and as plain
+forms without JavaScript. Thin: parse, check, call a service, commit, respond."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Flask, abort, flash, render_template, request, url_for
+from flask_login import current_user
+
+from blog.auth.access import require_user, require_verified
+from blog.auth.limits import limit, user_key
+from blog.comments import services
+from blog.comments.access import access_comment
+from blog.comments.forms import CommentForm, RemoveForm
+from blog.comments.models import Comment
+from blog.core.htmx import is_htmx, redirect_to
+from blog.extensions import db, limiter
+from blog.posts.access import access_post
+from blog.posts.models import Post
+
+bp = Blueprint("comments", __name__)
+
+
+def init_comments(app: Flask) -> None:
+    # The post page (blog/posts) includes the thread without knowing how it is loaded.
+    app.jinja_env.globals["comment_thread"] = services.thread
+
+
+def _post_url(post: Post, comment: Comment | None = None) -> str:
+    anchor = f"#comment-{comment.id}" if comment is not None else "#comments"
+    return url_for("posts.show", slug=post.slug) + anchor
+
+
+def _fragment(comment: Comment, post: Post, status: int = 200):
+    return render_template("comments/_comment.html", comment=comment, post=post), status
+
+
+@bp.post("/posts/<uuid:post_id>/comments")
+@limiter.limit(limit("comment"), key_func=user_key)
+@require_verified
+def add(post_id: uuid.UUID):
+    post = access_post(current_user, post_id)
+    form = CommentForm()
+    if not form.validate():
+        return _form_error(post, form)
+    try:
+        comment = services.add_comment(post, current_user, form.content.data)
+    except services.CommentRefused as exc:
+        db.session.rollback()
+        return _refused(post, str(exc))
+    db.session.commit()
+    if is_htmx():
+        total = services.thread(post, size=0).total
+        body = render_template(
+            "comments/_added.html",
+            comment=comment,
+            post=post,
+            form=CommentForm(formdata=None),
+            total=total,
+        )
+        return body, 201
+    flash("Your comment is posted.", "success")
+    return redirect_to(_post_url(post, comment))
+
+
+def _form_error(post: Post, form: CommentForm):
+    if is_htmx():
+        body = render_template("comments/_form.html", post=post, form=form)
+        # The form itself shows the message, not the list the form appends to.
+        return body, 422, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
+    return render_template("comments/edit_page.html", post=post, form=form, comment=None), 422
+
+
+def _refused(post: Post, message: str):
+    if is_htmx():
+        body = render_template("comments/_closed.html", post=post, message=message)
+        return body, 409, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
+    flash(message, "error")
+    return redirect_to(_post_url(post)), 303
+
+
+@bp.get("/posts/<uuid:post_id>/comments")
+def more(post_id: uuid.UUID):
+    post = access_post(current_user, post_id)
+    after = request.args.get("after")
+    if not is_htmx():
+        return redirect_to(
+            url_for("posts.show", slug=post.slug, comments_after=after) + "#comments"
+        )
+    page = services.thread(post, after)
+    return render_template("comments/_page.html", thread=page, post=post)
+
+
+@bp.get("/comments/<uuid:comment_id>")
+def show(comment_id: uuid.UUID):
+    comment, post = access_comment(current_user, comment_id)
+    if not is_htmx():
+        return redirect_to(_post_url(post, comment))
+    return _fragment(comment, post)
+
+
+@bp.route("/comments/<uuid:comment_id>/edit", methods=["GET", "POST"])
+@require_user
+def edit(comment_id: uuid.UUID):
+    comment, post = access_comment(current_user, comment_id, "edit")
+    form = CommentForm(obj=comment)
+    if request.method == "POST" and form.validate():
+        try:
+            services.edit_comment(comment, post, form.content.data)
+        except services.CommentRefused as exc:
+            db.session.rollback()
+            return _refused(post, str(exc))
+        db.session.commit()
+        if is_htmx():
+            return _fragment(comment, post)
+        flash("Your comment is updated.", "success")
+        return redirect_to(_post_url(post, comment))
+    status = 422 if request.method == "POST" else 200
+    template = "comments/_edit.html" if is_htmx() else "comments/edit_page.html"
+    return render_template(template, comment=comment, post=post, form=form), status
+
+
+@bp.post("/comments/<uuid:comment_id>/delete")
+@require_user
+def delete(comment_id: uuid.UUID):
+    comment, post = access_comment(current_user, comment_id, "edit")
+    try:
+        services.delete_comment(comment, post)
+    except services.CommentRefused as exc:
+        db.session.rollback()
+        return _refused(post, str(exc))
+    db.session.commit()
+    if is_htmx():
+        return _fragment(comment, post)
+    flash("Your comment is deleted.", "success")
+    return redirect_to(_post_url(post, comment))
+
+
+@bp.post("/comments/<uuid:comment_id>/remove")
+@require_user
+def remove(comment_id: uuid.UUID):
+    comment, post = access_comment(current_user, comment_id, "remove")
+    form = RemoveForm()
+    if not form.validate():
+        if is_htmx():
+            return _fragment(comment, post, 422)
+        abort(422, "Give a reason: it is shown in place of the comment.")
+    try:
+        services.remove_comment(
+            comment, actor=current_user, reason=form.reason.data, ip=request.remote_addr
+        )
+    except services.CommentRefused as exc:
+        db.session.rollback()
+        abort(409, str(exc))
+    db.session.commit()
+    if is_htmx():
+        return _fragment(comment, post)
+    flash("The comment is removed.", "success")
+    return redirect_to(_post_url(post, comment))

@@ -1,9 +1,10 @@
 """The read side: feeds (keyset pages), tag pages, author pages, the tag index, search.
 
-Every list is one statement however long it is: the page of posts with their authors' names (a
-join) and their tags (a JSON array from a correlated subquery), read as plain rows into
-PostSummary, not ORM objects: lists are the hot path, and the identity map and relationship
-loading cost more than the query. Lists never load a post's text, only its excerpt.
+Every list is one statement however long it is: the page of posts with their authors' names
+(a join), their tags (a JSON array from a correlated subquery) and their comment counts
+(another), read as plain rows into PostSummary, not ORM objects: lists are the hot path, and
+the identity map and relationship loading cost more than the query. Lists never load a post's
+text, only its excerpt.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class PostSummary:
     updated_at: datetime
     author: AuthorRef
     tags: list[TagRef]
+    comment_count: int = 0
     excerpt: str = ""
     content_html: str = ""
 
@@ -96,6 +98,21 @@ def _tags_json() -> Any:
     )
 
 
+def _comment_count() -> Any:
+    """Visible comments (not deleted, not removed), as blog.comments counts them."""
+    from blog.comments.models import Comment
+
+    return (
+        select(func.count())
+        .where(
+            Comment.post_id == Post.id,
+            Comment.deleted_at.is_(None),
+            Comment.removed_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+
+
 def _published(with_content: bool = False) -> Select[Any]:
     """Published posts of live accounts, newest first: the columns a list shows, the author's
     names and the tags, in one statement; the HTML only `with_content` (feeds)."""
@@ -110,6 +127,7 @@ def _published(with_content: bool = False) -> Select[Any]:
             User.user_name,
             User.display_name,
             _tags_json(),
+            _comment_count(),
             body,
         )
         .join(User, User.id == Post.author_id)
@@ -119,7 +137,18 @@ def _published(with_content: bool = False) -> Select[Any]:
 
 
 def _summary(row: Any, with_content: bool) -> PostSummary:
-    post_id, slug, title, published_at, updated_at, user_name, display_name, tags, body = row
+    (
+        post_id,
+        slug,
+        title,
+        published_at,
+        updated_at,
+        user_name,
+        display_name,
+        tags,
+        comments,
+        body,
+    ) = row
     return PostSummary(
         id=post_id,
         slug=slug,
@@ -128,6 +157,7 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
         updated_at=updated_at,
         author=AuthorRef(user_name, display_name),
         tags=[TagRef(name, tag_slug) for name, tag_slug in tags],
+        comment_count=comments,
         excerpt="" if with_content else body,
         content_html=body if with_content else "",
     )

@@ -190,4 +190,29 @@ def test_the_post_page_runs_a_fixed_number_of_statements(app, count_queries):
     assert _statements(count_queries, client, f"/posts/{few.slug}") == _statements(
         count_queries, client, f"/posts/{many.slug}"
     )
-    assert _statements(count_queries, client, f"/posts/{many.slug}") <= 3
+    # The post with its author and tags (up to 3), then the comment thread: a page and a count.
+    assert _statements(count_queries, client, f"/posts/{many.slug}") <= 5
+
+
+def test_lists_show_visible_comment_counts(app, count_queries):
+    from blog.comments.models import Comment
+    from blog.core.db import utcnow
+
+    author = new_author(app)
+    post = new_post(app, author, title="Much discussed")
+    new_post(app, author, title="Quiet one")
+    with app.app_context():
+        for n in range(4):
+            db.session.add(
+                Comment(
+                    post_id=post.id,
+                    author_id=author.id,
+                    content=f"comment {n}",
+                    content_html=f"<p>comment {n}</p>",
+                    deleted_at=utcnow() if n == 3 else None,  # deleted: not counted
+                )
+            )
+        db.session.commit()
+    html = new_client(app).get("/").get_data(as_text=True)
+    assert f'href="/posts/{post.slug}#comments">3 comments' in html
+    assert '0 comments<span class="visually-hidden"> on Quiet one' in html

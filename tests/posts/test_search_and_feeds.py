@@ -71,7 +71,7 @@ def test_live_search_is_a_fragment_and_still_a_get_page(app):
     assert "<html" not in fragment
     assert 'id="search-status" hx-swap-oob="innerHTML">1 result' in fragment
     page = new_client(app).get("/search?q=live").get_data(as_text=True)
-    assert '<form id="search-form" role="search" method="get" action="/search"' in page
+    assert '<form id="search-form" method="get" action="/search"' in page
     assert 'value="live"' in page
     assert page.count('id="search-status"') == 1
 

@@ -68,7 +68,31 @@ def _insert_rows() -> None:
     db.session.execute(
         text("INSERT INTO audit_log (action, entity_type) VALUES ('test.row', 'user')")
     )
+    _insert_post_rows(uid)
     db.session.commit()
+
+
+def _insert_post_rows(author_id: uuid.UUID) -> None:
+    post_id = db.session.scalar(
+        text(
+            "INSERT INTO posts (author_id, title, slug, content, content_html, content_text, "
+            "status, published_at) VALUES (:author, 'A row title', 'a-row-title', "
+            "'Some content here.', '<p>Some content here.</p>', 'Some content here.', "
+            "'published', now()) RETURNING id"
+        ),
+        {"author": author_id},
+    )
+    tag_id = db.session.scalar(
+        text("INSERT INTO tags (name, slug) VALUES ('row', 'row') RETURNING id")
+    )
+    db.session.execute(
+        text("INSERT INTO post_tags (post_id, tag_id) VALUES (:post, :tag)"),
+        {"post": post_id, "tag": tag_id},
+    )
+    db.session.execute(
+        text("INSERT INTO post_slug_redirects (slug, post_id) VALUES ('old-row-title', :post)"),
+        {"post": post_id},
+    )
 
 
 def test_upgrade_downgrade_upgrade_with_rows(scratch_app):

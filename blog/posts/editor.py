@@ -70,9 +70,12 @@ def edit(post_id: uuid.UUID):
         return _editor(form, post, preview=render_markdown(form.content.data).html)
     if form.intent == "publish" and post.is_archived:
         access_post(current_user, post_id, action="publish")
+    old_slug = post.slug
     services.update_post(
         post, title=form.title.data, content=form.content.data, tag_names=form.tag_names
     )
+    if post.slug != old_slug and not post.is_draft:
+        flash("The post has a new address; the old one leads to it.", "info")
     return _save(form, post)
 
 

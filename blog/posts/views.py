@@ -84,7 +84,8 @@ def show(slug: str):
     check_post_access(current_user, post)
     is_author = current_user.is_authenticated and current_user.id == post.author_id
     views = post.view_count
-    if post.is_published and not is_author and not is_htmx():
+    # A reader's view: not the author's own, not a fragment, not a HEAD probe.
+    if post.is_published and not is_author and not is_htmx() and request.method == "GET":
         views += count_view_in_redis(post.id) or 0
     else:
         views += pending_views(post.id)

@@ -91,6 +91,12 @@ def test_write_preview_publish_and_find_it_everywhere(
     expect(page.locator(".post-body h2")).to_have_text("Spread spectrum")
 
     _find_it_everywhere(page, live_server, user_name)
+    # A second post: the tags field suggests the tags already in use.
+    page.goto(f"{live_server}/write")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_label("Tags").press_sequentially("science, ra", delay=20)
+    expect(page.locator("#tag-options option[value='science, radio']")).to_have_count(1)
+
     assert problems == []
 
 

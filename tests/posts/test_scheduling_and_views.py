@@ -207,3 +207,12 @@ def test_the_cron_schedule_runs_the_post_jobs():
     names = dict(registered)
     assert names["publish_scheduled_posts"]["interval"] <= 60
     assert "flush_post_views" in names
+
+
+def test_head_requests_are_not_views(app):
+    author = new_author(app)
+    post = new_post(app, author)
+    reader = new_client(app)
+    assert reader.head(f"/posts/{post.slug}").status_code == 200
+    with app.app_context():
+        assert flush_post_views() == 0

@@ -113,3 +113,15 @@ def test_a_title_change_that_keeps_the_slug_keeps_it(app):
     client = signed_in(app, author.email)
     _retitle(client, post.id, "SAME Words!")
     assert load_post(app, post.id).slug == "same-words-2"
+
+
+def test_the_author_is_told_the_address_changed(app):
+    author = new_author(app)
+    post = new_post(app, author, title="Before the change", content="The same text as before.")
+    client = signed_in(app, author.email)
+    response = client.post_form(
+        f"/posts/{post.id}/edit",
+        {"title": "After the change", "content": "The same text as before.", "action": "save"},
+    )
+    page = client.get(response.location).get_data(as_text=True)
+    assert "The post has a new address; the old one leads to it." in page

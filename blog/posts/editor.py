@@ -7,14 +7,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, flash, render_template, request, url_for
+from flask import Blueprint, Response, flash, render_template, request, url_for
 from flask_login import current_user
 
 from blog.auth.access import require_user, require_verified
 from blog.auth.forms import EmptyForm
+from blog.auth.limits import limit, user_key
 from blog.core.htmx import is_htmx, keep_flashes, redirect_to, render
 from blog.core.markdown import render_markdown
-from blog.extensions import db
+from blog.extensions import db, limiter
 from blog.posts import queries, services
 from blog.posts.access import access_post
 from blog.posts.forms import PostForm, read_action
@@ -45,7 +46,13 @@ def _editor(form: PostForm, post: Post | None, status: int = 200, **extra: Any):
     )
 
 
+def _post_created(response: Response) -> bool:
+    # Count what creates a post (a redirect away from the editor), not errors or previews.
+    return response.status_code in (302, 204)
+
+
 @bp.route("/write", methods=["GET", "POST"])
+@limiter.limit(limit("post"), methods=["POST"], key_func=user_key, deduct_when=_post_created)
 @require_verified
 def new():
     form = _form()
@@ -118,12 +125,14 @@ def _preview_fragment():
 
 
 @bp.post("/write/preview")
+@limiter.limit(limit("preview"), key_func=user_key)
 @require_verified
 def preview_new():
     return _preview_fragment()
 
 
 @bp.post("/posts/<uuid:post_id>/preview")
+@limiter.limit(limit("preview"), key_func=user_key)
 @require_verified
 def preview(post_id: uuid.UUID):
     access_post(current_user, post_id, action="edit")
@@ -131,6 +140,7 @@ def preview(post_id: uuid.UUID):
 
 
 @bp.get("/write/tag-suggestions")
+@limiter.limit(limit("preview"), key_func=user_key)
 @require_user
 def tag_suggestions():
     """A <datalist> for the tags field: each option is what is typed plus one existing tag."""

@@ -217,3 +217,21 @@ def test_a_refused_publish_in_the_editor_keeps_the_form(app):
     html = response.get_data(as_text=True)
     assert "This post is already published." in html
     assert 'value="A perfectly good title"' in html
+
+
+def test_new_posts_are_rate_limited_but_errors_do_not_count(app):
+    author = new_author(app)
+    client = signed_in(app, author.email)
+    app.config["AUTH_POST_LIMIT"] = "2/hour"
+    try:
+        for _ in range(3):  # refused forms are not counted
+            bad = client.post_form("/write", {**GOOD, "title": "x", "action": "save"})
+            assert bad.status_code == 422
+        for n in range(2):
+            ok = client.post_form("/write", {**GOOD, "title": f"Post {n} here", "action": "save"})
+            assert ok.status_code == 302
+        refused = client.post_form("/write", {**GOOD, "title": "One too many", "action": "save"})
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"]
+    finally:
+        app.config.pop("AUTH_POST_LIMIT")

@@ -252,3 +252,16 @@ def test_a_deleted_accounts_posts_are_gone(app, people):
     assert client.get(f"/posts/{post.slug}").status_code == 404
     assert "Written before leaving" not in client.get("/").get_data(as_text=True)
     assert client.get(f"/u/{people['author'].user_name}/posts").status_code == 404
+
+
+def test_after_a_moderators_archive_the_author_sees_why_and_no_publish_button(app, people):
+    post = new_post(app, people["author"])
+    _as(app, people, "moderator").post_form(f"/posts/{post.id}/archive")
+    author = _as(app, people, "author")
+    page = author.get(f"/posts/{post.slug}").get_data(as_text=True)
+    assert "Archived</mark> by a moderator" in page
+    assert f"/posts/{post.id}/publish" not in page
+    editor = author.get(f"/posts/{post.id}/edit").get_data(as_text=True)
+    assert "Save and publish again" not in editor
+    moderator_page = _as(app, people, "moderator").get(f"/posts/{post.slug}").get_data(as_text=True)
+    assert f"/posts/{post.id}/publish" in moderator_page

@@ -199,7 +199,16 @@ def make_app(database_url: str, redis_url: str, live_port: int, _oidc_server: Oi
 
     def factory(overrides: dict[str, Any] | None = None, **environ: str) -> Flask:
         env = {**_test_environ(database_url, redis_url, live_port, _oidc_server), **environ}
-        return create_app(overrides, environ=env)
+        # Flask-Limiter's extension is one object for every app, and init_app points it at
+        # the new app's storage: an app made with a broken REDIS_URL would silently switch
+        # rate limiting off for the rest of the run. Keep the session's storage.
+        from blog.extensions import limiter
+
+        saved = (limiter._storage, limiter._limiter)
+        try:
+            return create_app(overrides, environ=env)
+        finally:
+            limiter._storage, limiter._limiter = saved
 
     return factory
 
@@ -215,6 +224,9 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         tables = [t.name for t in db.metadata.sorted_tables]
         db.session.remove()
         with db.engine.begin() as conn:
+            # The audit log refuses TRUNCATE (a trigger); a test database is emptied anyway,
+            # with triggers off for this transaction only (the tests connect as a superuser).
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         from blog.core.redis import get_redis
         from blog.ops.runtime import forget_settings

@@ -83,6 +83,7 @@ def _init_extensions(app: Flask) -> None:
     from blog.extensions import csrf, db, limiter, login_manager, migrate, sock
     from blog.ops.maintenance import init_maintenance
     from blog.ops.metrics import init_metrics
+    from blog.ops.monitoring import init_slow_log
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -119,6 +120,7 @@ def _init_extensions(app: Flask) -> None:
     from blog.outbox.registry import load_handler_modules
 
     init_outbox_hooks()
+    init_slow_log(app)
     load_handler_modules(app)
 
 

@@ -23,8 +23,13 @@ def index():
         .select_from(UserSession)
         .where(UserSession.revoked_at.is_(None), UserSession.expires_at > now)
     )
+    from blog.admin.database import activity_charts
+
     return render_template(
-        "admin/index.html", users_by_role=users_by_role, live_sessions=live_sessions
+        "admin/index.html",
+        users_by_role=users_by_role,
+        live_sessions=live_sessions,
+        activity=activity_charts(),
     )
 
 
@@ -35,6 +40,7 @@ def moderation():
 
 
 # The account and settings pages attach their routes to `bp`.
+from blog.admin import database as _database  # noqa: E402, F401
 from blog.admin import operations as _operations  # noqa: E402, F401
 from blog.admin import settings as _settings  # noqa: E402, F401
 from blog.admin import users as _users  # noqa: E402, F401

@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 def register_schedule(scheduler: CronScheduler) -> None:
     from blog.auth import jobs as auth_jobs
+    from blog.ops import monitoring
     from blog.outbox import archive, relay
     from blog.posts import jobs as post_jobs
 
@@ -26,3 +27,5 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(post_jobs.publish_scheduled_posts, queue_name="default", interval=60)
     # Views gathered in Redis reach posts.view_count (pages add the pending ones meanwhile).
     scheduler.register(post_jobs.flush_post_views, queue_name="default", interval=30)
+    # The database's health, charted on /admin/database.
+    scheduler.register(monitoring.sample_database, queue_name="default", interval=300)

@@ -106,6 +106,19 @@ def _settings() -> dict[str, Setting]:
                 },
             ),
             Setting(
+                "monitoring",
+                "Database monitoring: statements slower than slow_query_ms (milliseconds) are "
+                "kept in the slow-statement log shown on /admin/database.",
+                {"slow_query_ms": 200},
+                {
+                    "type": "object",
+                    "properties": {
+                        "slow_query_ms": {"type": "integer", "minimum": 1, "maximum": 600000}
+                    },
+                    "additionalProperties": False,
+                },
+            ),
+            Setting(
                 "retention",
                 "Retention in days: a deleted account's personal data (an admin can restore it "
                 "until then).",

@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 _HYPHENS = re.compile(r"-{2,}")
-_TAG_ALLOWED = re.compile(r"^[\w.+#-]+$")
+_TAG_PUNCTUATION = frozenset(".+#-_")
 _SPACES = re.compile(r"\s+")
 FALLBACK = "post"
 
@@ -62,6 +62,7 @@ def normalise_tag_name(raw: str, max_length: int) -> str:
         raise TagNameInvalid("A tag cannot be empty.")
     if len(name) > max_length:
         raise TagNameInvalid(f"A tag has at most {max_length} characters.")
-    if not _TAG_ALLOWED.match(name):
+    # Letters, digits and combining marks of any script ("i̇stanbul" keeps its dot).
+    if not all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LNM" for c in name):
         raise TagNameInvalid("Tags use letters, digits and . + # - only.")
     return name

@@ -3,6 +3,8 @@ keeps working after its title changes (301)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from blog.posts.slugs import TagNameInvalid, normalise_tag_name, slugify
@@ -37,7 +39,14 @@ def test_long_titles_are_cut_at_a_word():
 
 @pytest.mark.parametrize(
     ("raw", "name"),
-    [(" Python ", "python"), ("Machine  Learning", "machine-learning"), ("C++", "c++")],
+    [
+        (" Python ", "python"),
+        ("Machine  Learning", "machine-learning"),
+        ("C++", "c++"),
+        ("İstanbul", "i̇stanbul"),
+        ("ΣΟΦΙΑ", "σοφια"),
+        ("東京", "東京"),
+    ],
 )
 def test_tag_names_are_normalised(raw, name):
     assert normalise_tag_name(raw, 30) == name
@@ -125,3 +134,24 @@ def test_the_author_is_told_the_address_changed(app):
     )
     page = client.get(response.location).get_data(as_text=True)
     assert "The post has a new address; the old one leads to it." in page
+
+
+def test_unicode_tags_through_the_editor(app):
+    author = new_author(app)
+    client = signed_in(app, author.email)
+    response = client.post_form(
+        "/write",
+        {
+            "title": "Unicode tags here",
+            "content": "Some content here.",
+            "tags": "İstanbul, ΣΟΦΙΑ, Straße, ǅemal, 東京",
+            "action": "publish",
+        },
+        csrf_from="/write",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    index = client.get("/tags").get_data(as_text=True)
+    links = re.findall(r'href="(/tags/[^"]+)"', index)
+    assert len(links) == 5
+    for link in links:
+        assert client.get(link).status_code == 200, link

@@ -166,6 +166,31 @@ def remove_comment(comment: Comment, *, actor: User, reason: str, ip: str | None
     return comment
 
 
+def restore_comment(comment: Comment, *, actor: User, ip: str | None = None) -> Comment:
+    """A moderator undoes a removal: audited (the public log shows it), emits comment.restored."""
+    if comment.removed_at is None:
+        raise CommentRefused("This comment is not removed.")
+    old_reason = comment.removed_reason
+    comment.restore()
+    db.session.flush()
+    record_audit(
+        actor_id=actor.id,
+        action="comment.restore",
+        entity_type="comment",
+        entity_id=comment.id,
+        old={"removed": True, "reason": old_reason},
+        new={"removed": False, "post_id": str(comment.post_id)},
+        ip=ip,
+    )
+    emit(
+        "comment.restored",
+        aggregate_type="post",
+        aggregate_id=comment.post_id,
+        data={"comment_id": str(comment.id), "actor_id": str(actor.id)},
+    )
+    return comment
+
+
 def comment_counts(post_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Visible comments per post, for lists: one statement for the whole page."""
     if not post_ids:

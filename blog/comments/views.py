@@ -158,3 +158,19 @@ def remove(comment_id: uuid.UUID):
         return _fragment(comment, post)
     flash("The comment is removed.", "success")
     return redirect_to(_post_url(post, comment))
+
+
+@bp.post("/comments/<uuid:comment_id>/restore")
+@require_user
+def restore(comment_id: uuid.UUID):
+    comment, post = access_comment(current_user, comment_id, "remove")
+    try:
+        services.restore_comment(comment, actor=current_user, ip=request.remote_addr)
+    except services.CommentRefused as exc:
+        db.session.rollback()
+        abort(409, str(exc))
+    db.session.commit()
+    if is_htmx():
+        return _fragment(comment, post)
+    flash("The comment is restored.", "success")
+    return redirect_to(_post_url(post, comment))

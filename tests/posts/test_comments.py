@@ -329,3 +329,23 @@ def test_comment_is_rate_limited(app, world, monkeypatch):
         for n in range(3)
     ]
     assert codes == [302, 302, 429]
+
+
+def test_a_moderator_restores_a_removed_comment(app, world):
+    comment_id = _bobs_comment(app, world, "Actually fine")
+    mod = world["as"]("mod", htmx=True)
+    mod.post_form(
+        f"/comments/{comment_id}/remove", {"reason": "Spam?"}, csrf_from=_post_path(world)
+    )
+    assert "Restore" in mod.get(f"/comments/{comment_id}").get_data(as_text=True)
+    bob = world["as"]("bob")
+    assert bob.post_form(f"/comments/{comment_id}/restore", csrf_from="/").status_code == 403
+
+    response = mod.post_form(f"/comments/{comment_id}/restore", csrf_from=_post_path(world))
+
+    assert response.status_code == 200
+    assert "Actually fine" in response.get_data(as_text=True)
+    (comment,) = _comments(app)
+    assert (comment.removed_at, comment.removed_reason) == (None, None)
+    assert "restored a comment" in new_client(app).get("/moderation-log").get_data(as_text=True)
+    assert mod.post_form(f"/comments/{comment_id}/restore", csrf_from="/").status_code == 409

@@ -144,6 +144,11 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(posts_bp)
     app.register_blueprint(editor_bp)
+    from blog.notifications.live import bp as live_bp
+    from blog.notifications.views import bp as notifications_bp
+
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(live_bp)
     from blog.comments.views import bp as comments_bp
     from blog.comments.views import init_comments
 

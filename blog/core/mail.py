@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -15,8 +16,18 @@ class MailNotConfigured(RuntimeError):
     pass
 
 
-def send_mail(*, to: str, subject: str, text: str, html: str | None = None) -> str:
-    """Send one message; returns its Message-ID. Raises on any SMTP failure (jobs retry)."""
+def send_mail(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Send one message; returns its Message-ID. Raises on any SMTP failure (jobs retry).
+
+    `headers` adds fields such as List-Unsubscribe (RFC 8058).
+    """
     url = current_app.config.get("SMTP_URL")
     if not url:
         raise MailNotConfigured("BLOG_SMTP_URL is not set: mail cannot be sent")
@@ -26,6 +37,8 @@ def send_mail(*, to: str, subject: str, text: str, html: str | None = None) -> s
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["SITE_URL"]).hostname)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")

@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 def register_schedule(scheduler: CronScheduler) -> None:
     from blog.auth import jobs as auth_jobs
+    from blog.notifications import jobs as notification_jobs
     from blog.ops import monitoring
     from blog.outbox import archive, relay
     from blog.posts import jobs as post_jobs
@@ -29,3 +30,5 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(post_jobs.flush_post_views, queue_name="default", interval=30)
     # The database's health, charted on /admin/database.
     scheduler.register(monitoring.sample_database, queue_name="default", interval=300)
+    # Email notifications whose delivery job was lost (queued after commit, best effort).
+    scheduler.register(notification_jobs.sweep_pending_emails, queue_name="default", interval=60)

@@ -26,7 +26,11 @@ HandlerFunc = Callable[[Message], None]
 RETRY_INTERVALS = (1, 2, 4, 8, 16)
 
 # Feature modules whose import registers handlers. A feature adds its own here.
-HANDLER_MODULES: tuple[str, ...] = ("blog.auth.handlers", "blog.ops.handlers")
+HANDLER_MODULES: tuple[str, ...] = (
+    "blog.auth.handlers",
+    "blog.notifications.handlers",
+    "blog.ops.handlers",
+)
 
 
 @dataclass(frozen=True)

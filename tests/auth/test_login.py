@@ -185,4 +185,6 @@ def test_page_requests_use_one_query_for_the_session(app, client, count_queries)
     # A page that reads nothing but the signed-in user (the home page now lists posts).
     with count_queries() as q:
         assert client.get("/account/profile").status_code == 200
-    assert q.count == 1, q.statements
+    # The session lookup, and the nav's unread-notifications badge (one capped COUNT).
+    assert q.count == 2, q.statements
+    assert "read_at IS NULL" in q.statements[1]

@@ -1,0 +1,276 @@
+"""The live channel's plumbing: this process's sockets, its Redis listener, and publishing.
+
+One websocket per tab (the route lives in blog/notifications/live.py). Any process, web or
+worker, publishes an HTML fragment on the user's Redis channel (`blog:live:user:<uuid>`); each
+web process runs ONE listener thread, subscribed to every user channel, that forwards a message
+to that user's sockets in this process. Sends on a socket are serialised by its lock.
+
+A second thread re-checks, every few seconds and in one query for all of this process's
+sockets, that their sign-in sessions are still valid, and closes those that are not (signed
+out elsewhere, suspended, expired). When Redis is unreachable the listener tells every local
+socket (a "degraded" notice) and reconnects with backoff; the notice clears when it is back.
+
+Publishing is a side effect: call `publish_to_user` only after the commit that made the news.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "blog:live:user:"
+PATTERN = CHANNEL_PREFIX + "*"
+_EXT_KEY = "blog_live"
+# The htmx ws extension reconnects by itself after these close codes only (1006, 1011-1013):
+# a server going away says 1012 so the tab comes back; a revoked session says 1008 and stays off.
+CLOSE_POLICY = 1008
+CLOSE_RESTART = 1012
+SEND_TIMEOUT_SECONDS = 5
+BACKOFF_SECONDS = (0.5, 1, 2, 4, 8)  # then 8 s until Redis answers again
+
+SessionCheck = Callable[[list[uuid.UUID]], set[uuid.UUID]]
+StatusRenderer = Callable[[bool], str]
+
+
+def channel_for(user_id: uuid.UUID | str) -> str:
+    return f"{CHANNEL_PREFIX}{user_id}"
+
+
+def publish_to_user(user_id: uuid.UUID | str, html: str) -> bool:
+    """Send `html` to every open tab of the user, on every web process. After commit only.
+
+    Best effort: False (logged) when Redis is down; the page shows the truth on its next load.
+    """
+    return publish_many([(user_id, html)]) == 1
+
+
+def publish_many(messages: Iterable[tuple[uuid.UUID | str, str]]) -> int:
+    """Publish many (user, html) messages in one round trip. After commit only."""
+    from blog.core.redis import get_redis
+
+    batch = list(messages)
+    if not batch:
+        return 0
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for user_id, html in batch:
+            pipe.publish(channel_for(user_id), html)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("live: could not publish %d message(s): %s", len(batch), exc)
+        return 0
+    return len(batch)
+
+
+class LiveSocket:
+    """One open websocket: whose it is, and a lock so that one send finishes before the next."""
+
+    def __init__(self, ws: Any, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        self.ws = ws
+        self.user_id = user_id
+        self.session_id = session_id
+        self._lock = threading.Lock()
+        self.closed = False
+        # A stalled client must not hold the listener thread for long: bound each send (the
+        # reader thread is unaffected, it selects before it reads).
+        raw = getattr(ws, "sock", None)
+        if isinstance(raw, socket.socket):
+            try:
+                timeval = int(SEND_TIMEOUT_SECONDS).to_bytes(8, "little") + bytes(8)
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+            except OSError:  # pragma: no cover - not every platform takes it
+                pass
+
+    def send(self, html: str) -> bool:
+        with self._lock:
+            if self.closed:
+                return False
+            try:
+                self.ws.send(html)
+                return True
+            except Exception:  # noqa: BLE001 - any failure means this socket is done
+                self.closed = True
+                return False
+
+    def close(self, code: int, reason: str) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            # The peer may have gone already.
+            with contextlib.suppress(Exception):
+                self.ws.close(reason=code, message=reason)
+
+
+class LiveHub:
+    """This process's sockets, the Redis listener and the session watchdog (one per app)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._sockets: dict[str, set[LiveSocket]] = {}
+        self._lock = threading.Lock()
+        self._started = False
+        self._stop = threading.Event()
+        self.subscribed = threading.Event()
+        self.session_check: SessionCheck | None = None
+        self.render_status: StatusRenderer = _default_status
+        self.check_interval = float(app.config.get("LIVE_SESSION_CHECK_SECONDS", 2.0))
+
+    # ------------------------------------------------------------------ sockets
+
+    def register(self, live: LiveSocket) -> None:
+        with self._lock:
+            self._sockets.setdefault(str(live.user_id), set()).add(live)
+        self._ensure_started()
+
+    def unregister(self, live: LiveSocket) -> None:
+        with self._lock:
+            sockets = self._sockets.get(str(live.user_id))
+            if sockets is not None:
+                sockets.discard(live)
+                if not sockets:
+                    del self._sockets[str(live.user_id)]
+
+    def sockets(self, user_id: uuid.UUID | str | None = None) -> list[LiveSocket]:
+        with self._lock:
+            if user_id is not None:
+                return list(self._sockets.get(str(user_id), ()))
+            return [s for group in self._sockets.values() for s in group]
+
+    def forward(self, user_id: str, html: str) -> int:
+        """Deliver to this process's sockets of `user_id`; returns how many took it."""
+        delivered = 0
+        for live in self.sockets(user_id):
+            if live.send(html):
+                delivered += 1
+        return delivered
+
+    def status_html(self) -> str:
+        return self.render_status(self.subscribed.is_set())
+
+    # ------------------------------------------------------------------ threads
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        for target, name in ((self._listen, "live-listener"), (self._watch, "live-sessions")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _client(self) -> Redis:
+        # Its own connection: a subscribed connection can do nothing else. No retries inside
+        # redis-py: this loop reconnects, and says so to the sockets meanwhile.
+        return Redis.from_url(
+            self.app.config["REDIS_URL"],
+            socket_connect_timeout=2,
+            socket_timeout=10,
+            health_check_interval=5,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def _listen(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self._client().pubsub(ignore_subscribe_messages=False)
+                pubsub.psubscribe(PATTERN)
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "psubscribe":
+                        failures = 0
+                        self._set_subscribed(True)
+                    elif message["type"] == "pmessage":
+                        channel = _text(message["channel"])
+                        self.forward(channel.removeprefix(CHANNEL_PREFIX), _text(message["data"]))
+            except (RedisError, OSError) as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("live: Redis listener lost its connection: %s", exc)
+                self._set_subscribed(False)
+            except Exception:  # pragma: no cover - never let the one listener die
+                log.exception("live: listener error")
+                self._set_subscribed(False)
+                failures += 1
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
+            delay = BACKOFF_SECONDS[min(max(failures, 1), len(BACKOFF_SECONDS)) - 1]
+            self._stop.wait(delay)
+
+    def _set_subscribed(self, ok: bool) -> None:
+        if ok == self.subscribed.is_set():
+            return
+        if ok:
+            self.subscribed.set()
+        else:
+            self.subscribed.clear()
+        # Tell every local tab: the notice appears (or clears) without a reload.
+        try:
+            with self.app.app_context():
+                html = self.status_html()
+        except Exception:  # pragma: no cover
+            log.exception("live: could not render the status notice")
+            return
+        for live in self.sockets():
+            live.send(html)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.check_interval):
+            live = self.sockets()
+            if not live or self.session_check is None:
+                continue
+            try:
+                with self.app.app_context():
+                    valid = self.session_check(sorted({s.session_id for s in live}))
+            except Exception as exc:  # noqa: BLE001 - a database blip must not close every tab
+                log.warning("live: could not check sessions: %s", exc)
+                continue
+            for s in live:
+                if s.session_id not in valid:
+                    s.close(CLOSE_POLICY, "signed out")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _default_status(ok: bool) -> str:
+    return "" if ok else '<p id="live-status" role="status">Live updates are unavailable.</p>'
+
+
+def get_hub(app: Flask | None = None) -> LiveHub:
+    """This app's hub, made on first use (its threads start with the first socket)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    hub: LiveHub | None = app.extensions.get(_EXT_KEY)
+    if hub is None:
+        hub = app.extensions.setdefault(_EXT_KEY, LiveHub(app))
+    return hub
+
+
+def init_live(app: Flask) -> None:
+    """Socket limits (field notes: flask-sock sets none): 64 KiB messages, pings every 25 s."""
+    options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    options.setdefault("max_message_size", 64 * 1024)
+    options.setdefault("ping_interval", 25)
+    get_hub(app)

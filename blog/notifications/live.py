@@ -1,0 +1,88 @@
+"""/ws: the live channel of a signed-in tab (badge, toasts; chat later).
+
+Security boundary: the handshake is refused with 403 BEFORE the upgrade unless its Origin is
+exactly this site's (browsers send Origin on every websocket handshake, and cookies ride along
+on a cross-site one: without this check any page could read a user's live updates) and the
+request carries a valid server-side session. flask-sock does neither (field notes), so a
+before_request hook of this blueprint does both. Once open, the socket lives until the client
+leaves or its session stops being valid (checked every few seconds by blog.core.live).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from blog.auth.models import User, UserSession
+from blog.auth.sessions import current_session
+from blog.core.db import utcnow
+from blog.core.live import LiveSocket, get_hub, init_live
+from blog.extensions import db, sock
+
+bp = Blueprint("live", __name__)
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app: Flask = state.app
+    init_live(app)
+    hub = get_hub(app)
+    hub.session_check = valid_sessions
+    hub.render_status = _render_status
+
+
+def _render_status(ok: bool) -> str:
+    # Rendered from the listener thread too, where there is no request: plain Jinja.
+    template = current_app.jinja_env.get_template("notifications/_live_status.html")
+    return template.render(live_ok=ok, oob=True)
+
+
+def valid_sessions(session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these sessions may still use the site (one query for all of a process's)."""
+    now = utcnow()
+    rows = db.session.scalars(
+        select(UserSession.id)
+        .join(User, User.id == UserSession.user_id)
+        .where(
+            UserSession.id.in_(session_ids),
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+            User.status == "active",
+            User.deleted_at.is_(None),
+        )
+    ).all()
+    db.session.remove()
+    return set(rows)
+
+
+@bp.before_request
+def check_handshake() -> None:
+    """Origin first (it needs no database), then the session: 403 before any upgrade."""
+    if request.headers.get("Origin", "") != current_app.config["SITE_ORIGIN"]:
+        abort(403)
+    if not current_user.is_authenticated or current_session() is None:
+        abort(403)
+
+
+@sock.route("/ws", bp=bp)
+def socket(ws: Any) -> None:
+    auth_session = current_session()
+    assert auth_session is not None  # check_handshake refused anything else
+    live = LiveSocket(ws, user_id=auth_session.user_id, session_id=auth_session.id)
+    # The socket may stay open for hours: give the pooled connection back now.
+    db.session.remove()
+    hub = get_hub()
+    hub.register(live)
+    try:
+        # Let the listener subscribe (lazily started), then say whether live updates work.
+        hub.subscribed.wait(timeout=1.0)
+        live.send(hub.status_html())
+        # The receive loop notices a client that left; what clients send is not used.
+        while not live.closed:
+            ws.receive(timeout=5)
+    finally:
+        hub.unregister(live)

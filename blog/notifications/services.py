@@ -1,0 +1,414 @@
+"""Notifying people, their inbox, their choices, and whom they follow. Services never commit.
+
+A notification is made for a set of users in ONE statement (INSERT ... SELECT), which joins the
+users' preferences and skips what the unique (user, type, event) key already holds: an author
+with a thousand followers costs one statement, and a re-delivered event adds nothing. Live
+updates (badge, toast) and email jobs go out after the commit (blog.core.oncommit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import and_, bindparam, delete, func, literal, null, or_, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+
+from blog.auth.models import User
+from blog.core.db import utcnow
+from blog.core.oncommit import call_after_commit
+from blog.extensions import db
+from blog.notifications.models import (
+    IN_APP,
+    KINDS,
+    Follow,
+    Notification,
+    NotificationPreference,
+)
+
+INBOX_PAGE = 20
+BADGE_CAP = 99  # the badge says "99+" beyond this; the count stops there (cheap)
+
+# What each kind says, and which channels it uses unless the person chose otherwise.
+KIND_LABELS: dict[str, str] = {
+    "comment_on_post": "Comments on your posts",
+    "mention": "Mentions of you",
+    "followed_author_posted": "New posts by people you follow",
+    "post_archived": "Your post archived by a moderator",
+    "comment_removed": "Your comment removed by a moderator",
+    "account_suspended": "Your account suspended",
+}
+DEFAULTS: dict[tuple[str, str], bool] = {
+    **{(kind, "in_app"): True for kind in KINDS},
+    **{(kind, "email"): True for kind in KINDS},
+    # A prolific author must not fill inboxes' mail: opt in.
+    ("followed_author_posted", "email"): False,
+}
+# Preference channels shown on the page (web push is not built yet).
+PAGE_CHANNELS = ("in_app", "email")
+# Kinds that are always sent by email: a person must learn their account was suspended.
+REQUIRED_EMAIL = frozenset({"account_suspended"})
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What to tell: the same words for every recipient of one event."""
+
+    kind: str
+    title: str
+    message: str
+    link: str | None = None
+
+
+# --------------------------------------------------------------------------- notifying
+
+
+def notify_users(
+    user_ids: Iterable[uuid.UUID | str], notice: Notice, *, event_id: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """Notify these users in-app and by email, as each one's preferences say.
+
+    Returns the users who got a new in-app notification. Badges, toasts and mail go out after
+    commit. Users gone (deleted) are skipped.
+    """
+    ids = [str(u) for u in user_ids]
+    if not ids:
+        return []
+    recipients = select(func.unnest(_uuid_array("ids", ids)).label("user_id")).subquery()
+    return _notify_from(recipients, notice, event_id=event_id)
+
+
+def notify_followers(author_id: uuid.UUID, notice: Notice, *, event_id: uuid.UUID) -> int:
+    """Notify everyone who follows `author_id`, in one statement per channel (item 6)."""
+    recipients = (
+        select(Follow.follower_id.label("user_id")).where(Follow.followed_id == author_id)
+    ).subquery()
+    return len(_notify_from(recipients, notice, event_id=event_id))
+
+
+def _uuid_array(name: str, ids: Iterable[uuid.UUID | str]) -> Any:
+    values = [u if isinstance(u, uuid.UUID) else uuid.UUID(u) for u in ids]
+    return bindparam(name, values, type_=ARRAY(UUID(as_uuid=True)))
+
+
+def _notify_from(recipients: Any, notice: Notice, *, event_id: uuid.UUID | None) -> list[uuid.UUID]:
+    now = utcnow()
+    in_app = _insert_for_channel(recipients, notice, event_id, "in_app", status="sent", sent_at=now)
+    emails = _insert_for_channel(recipients, notice, event_id, "email", status="pending")
+    in_app_users = [user_id for _id, user_id in in_app]
+    if in_app_users:
+        call_after_commit(lambda: push_badges(in_app_users, toast=notice))
+    if emails:
+        email_ids = [nid for nid, _user in emails]
+        call_after_commit(lambda: enqueue_email_deliveries(email_ids))
+    return in_app_users
+
+
+def _insert_for_channel(
+    recipients: Any,
+    notice: Notice,
+    event_id: uuid.UUID | None,
+    channel: str,
+    *,
+    status: str,
+    sent_at: datetime | None = None,
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    pref = NotificationPreference
+    wanted: Any = func.coalesce(pref.enabled, DEFAULTS[(notice.kind, channel)])
+    if channel == "email" and notice.kind in REQUIRED_EMAIL:
+        wanted = true()
+    rows = (
+        select(
+            recipients.c.user_id,
+            _literal(IN_APP if channel == "in_app" else channel),
+            _literal(notice.kind),
+            _literal(notice.title[:200]),
+            _literal(notice.message[:2000]),
+            _literal(notice.link),
+            _literal(status),
+            _literal(sent_at),
+            _literal(event_id),
+        )
+        .join(User, and_(User.id == recipients.c.user_id, User.deleted_at.is_(None)))
+        .outerjoin(
+            pref,
+            and_(
+                pref.user_id == recipients.c.user_id,
+                pref.kind == notice.kind,
+                pref.channel == channel,
+            ),
+        )
+        .where(wanted)
+    )
+    stmt = (
+        insert(Notification)
+        .from_select(
+            [
+                "user_id",
+                "type",
+                "kind",
+                "title",
+                "message",
+                "link",
+                "status",
+                "sent_at",
+                "event_id",
+            ],
+            rows,
+            # The ids and times come from the server, one per row (a Python default would be
+            # evaluated once for the whole statement).
+            include_defaults=False,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "type", "event_id"])
+        .returning(Notification.id, Notification.user_id)
+    )
+    return [(r[0], r[1]) for r in db.session.execute(stmt)]
+
+
+def _literal(value: Any) -> Any:
+    return null() if value is None else literal(value)
+
+
+# --------------------------------------------------------------------------- after commit
+
+
+def push_badges(user_ids: Iterable[uuid.UUID], *, toast: Notice | None = None) -> int:
+    """Publish each user's badge (and a toast) to every open tab. After commit only.
+
+    One COUNT for all of them, one Redis round trip. Reads on its own connection: it runs
+    after the session's commit.
+    """
+    from blog.core.live import publish_many
+
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return 0
+    with db.engine.connect() as conn:
+        counts = dict(conn.execute(_unread_counts_query(ids)).all())
+    env = current_app.jinja_env
+    template = env.get_template("notifications/_live_update.html")
+    inbox = site_path("notifications.index")
+    messages = [
+        (
+            user_id,
+            template.render(
+                count=counts.get(user_id, 0), cap=BADGE_CAP, inbox_url=inbox, toast=toast, oob=True
+            ),
+        )
+        for user_id in ids
+    ]
+    return publish_many(messages)
+
+
+def enqueue_email_deliveries(notification_ids: list[uuid.UUID]) -> None:
+    """Queue one delivery job per email notification. After commit only; the sweep catches a
+    lost enqueue (blog.notifications.jobs.sweep_pending_emails)."""
+    from redis.exceptions import RedisError
+
+    from blog.jobs.queues import get_queue
+    from blog.notifications.jobs import enqueue_delivery
+
+    try:
+        queue = get_queue("mail")
+        for nid in notification_ids:
+            enqueue_delivery(queue, nid)
+    except RedisError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "could not queue notification mail (sweep will): %s", exc
+        )
+
+
+def _unread_counts_query(user_ids: list[uuid.UUID]) -> Any:
+    # One statement for every user of a fan-out, on the partial index of unread rows.
+    return (
+        select(Notification.user_id, func.count())
+        .where(
+            Notification.user_id == func.any(_uuid_array("uids", user_ids)),
+            Notification.type == IN_APP,
+            Notification.read_at.is_(None),
+        )
+        .group_by(Notification.user_id)
+    )
+
+
+def site_path(endpoint: str, **values: Any) -> str:
+    """A path on this site (with SITE_URL's prefix), built without a request."""
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(site.netloc, script_name=site.path or "/")
+    return adapter.build(endpoint, values)
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+def unread_count(user_id: uuid.UUID) -> int:
+    """Unread in-app notifications, up to BADGE_CAP + 1 (one COUNT on the partial index)."""
+    capped = (
+        select(Notification.id)
+        .where(
+            Notification.user_id == user_id,
+            Notification.type == IN_APP,
+            Notification.read_at.is_(None),
+        )
+        .limit(BADGE_CAP + 1)
+        .subquery()
+    )
+    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    items: list[Notification]
+    next_cursor: str | None
+
+
+def inbox_page(user_id: uuid.UUID, cursor: str | None, size: int = INBOX_PAGE) -> InboxPage:
+    """A page of the inbox, newest first, after `cursor` (keyset on created_at, id)."""
+    stmt = select(Notification).where(Notification.user_id == user_id, Notification.type == IN_APP)
+    after = parse_cursor(cursor)
+    if after is not None:
+        created, nid = after
+        stmt = stmt.where(
+            or_(
+                Notification.created_at < created,
+                and_(Notification.created_at == created, Notification.id < nid),
+            )
+        )
+    rows = list(
+        db.session.scalars(
+            stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(size + 1)
+        )
+    )
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = f"{rows[-1].created_at.isoformat()}_{rows[-1].id}" if more and rows else None
+    return InboxPage(rows, next_cursor)
+
+
+def parse_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor or "_" not in cursor:
+        return None
+    stamp, _, nid = cursor.rpartition("_")
+    try:
+        moment = datetime.fromisoformat(stamp)
+        return (moment, uuid.UUID(nid)) if moment.tzinfo else None
+    except ValueError:
+        return None
+
+
+def get_notification(user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification | None:
+    """The user's own in-app notification, or None (also for someone else's)."""
+    return db.session.scalar(
+        select(Notification).where(
+            Notification.id == notification_id,
+            Notification.user_id == user_id,
+            Notification.type == IN_APP,
+        )
+    )
+
+
+def mark_read(notification: Notification) -> None:
+    notification.mark_read(utcnow())
+    db.session.flush()
+
+
+def mark_all_read(user_id: uuid.UUID) -> int:
+    """Mark every unread in-app notification read; returns how many."""
+    result = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.type == IN_APP,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=utcnow())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- preferences
+
+
+def preferences(user_id: uuid.UUID) -> dict[tuple[str, str], bool]:
+    """Every (kind, channel) choice of the user, defaults filled in."""
+    chosen = {
+        (p.kind, p.channel): p.enabled
+        for p in db.session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == user_id)
+        )
+    }
+    return {key: chosen.get(key, default) for key, default in DEFAULTS.items()}
+
+
+def set_preference(user_id: uuid.UUID, kind: str, channel: str, enabled: bool) -> None:
+    """Record one choice (upsert). Raises ValueError for an unknown kind or channel."""
+    if (kind, channel) not in DEFAULTS:
+        raise ValueError(f"no such preference: {kind}/{channel}")
+    stmt = insert(NotificationPreference).values(
+        user_id=user_id, kind=kind, channel=channel, enabled=enabled, updated_at=utcnow()
+    )
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["user_id", "kind", "channel"],
+            set_={"enabled": stmt.excluded.enabled, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+def set_preferences(user_id: uuid.UUID, choices: dict[tuple[str, str], bool]) -> None:
+    for (kind, channel), enabled in choices.items():
+        set_preference(user_id, kind, channel, enabled)
+
+
+# --------------------------------------------------------------------------- follows
+
+
+class FollowRefused(ValueError):
+    """The follow cannot be made; the message says why."""
+
+
+def is_following(follower_id: uuid.UUID, followed_id: uuid.UUID) -> bool:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Follow)
+            .where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+        )
+        or 0
+    ) > 0
+
+
+def follower_count(user_id: uuid.UUID) -> int:
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(Follow).where(Follow.followed_id == user_id)
+        )
+        or 0
+    )
+
+
+def follow(follower: User, followed: User) -> None:
+    """Follow `followed` (idempotent). Raises FollowRefused for yourself or a gone account."""
+    if follower.id == followed.id:
+        raise FollowRefused("You cannot follow yourself.")
+    if followed.deleted_at is not None:
+        raise FollowRefused("This account no longer exists.")
+    db.session.execute(
+        insert(Follow)
+        .values(follower_id=follower.id, followed_id=followed.id)
+        .on_conflict_do_nothing(index_elements=["follower_id", "followed_id"])
+    )
+
+
+def unfollow(follower: User, followed: User) -> None:
+    """Stop following (idempotent)."""
+    db.session.execute(
+        delete(Follow).where(Follow.follower_id == follower.id, Follow.followed_id == followed.id)
+    )

@@ -1,0 +1,109 @@
+"""The live channel from a client's side: raw handshakes and a real websocket client."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import simple_websocket
+from flask import Flask
+
+from blog.config import PROJECT_ROOT
+from tests.conftest import Client
+
+
+def session_cookie(app: Flask, client: Client) -> str:
+    name = app.config["AUTH_COOKIE_NAME"]
+    cookie = client.get_cookie(name)
+    assert cookie is not None, "not signed in"
+    return f"{name}={cookie.value}"
+
+
+def handshake_status(base_url: str, headers: dict[str, str]) -> tuple[int, str]:
+    """Send a websocket upgrade request to /ws; return the status and the Upgrade header."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(
+            "GET",
+            "/ws",
+            headers={
+                "Connection": "Upgrade",
+                "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                **headers,
+            },
+        )
+        response = conn.getresponse()
+        return response.status, response.getheader("Upgrade") or ""
+    finally:
+        conn.close()
+
+
+def connect(base_url: str, cookie: str, origin: str | None = None) -> Any:
+    """A websocket to /ws with the cookie of a signed-in browser; waits for the first message
+    (the live status the server sends once its listener is subscribed)."""
+    ws_url = base_url.replace("http://", "ws://") + "/ws"
+    ws = simple_websocket.Client.connect(
+        ws_url, headers={"Cookie": cookie, "Origin": origin or base_url}
+    )
+    first = ws.receive(timeout=5)
+    assert first is not None
+    assert 'id="live-status"' in first
+    return ws
+
+
+def receive_matching(ws: Any, needle: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = ws.receive(timeout=max(0.05, deadline - time.monotonic()))
+        if message is not None and needle in message:
+            return str(message)
+    raise AssertionError(f"no message containing {needle!r} within {timeout} s")
+
+
+def wait_closed(ws: Any, timeout: float) -> tuple[float, int | None]:
+    """Seconds until the server closed the socket, and the close code."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            ws.receive(timeout=0.1)
+        except simple_websocket.ConnectionClosed as closed:
+            return time.monotonic() - start, closed.reason
+        if not ws.connected:
+            return time.monotonic() - start, ws.close_reason
+    raise AssertionError(f"the socket was still open after {timeout} s")
+
+
+def publish_from_another_process(app: Flask, user_id: object, html: str) -> None:
+    """Run publish_to_user in a separate Python process built by the app factory, as a worker
+    would."""
+    env = {
+        **os.environ,
+        "BLOG_ENV": "testing",
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "BLOG_SITE_URL": app.config["SITE_URL"],
+        "BLOG_LOG_LEVEL": "WARNING",
+    }
+    code = (
+        "import sys\n"
+        "from blog import create_app\n"
+        "from blog.core.live import publish_to_user\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    assert publish_to_user(sys.argv[1], sys.argv[2])\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code, str(user_id), html],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+    )

@@ -1,0 +1,114 @@
+"""Live notifications in a real browser: two tabs of one person see the badge and a toast
+without a reload; marking all read in one clears the badge in the other; and the notice that
+shows while the live channel is down."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask
+from playwright.sync_api import BrowserContext, Page, expect
+
+from blog.extensions import db
+from blog.notifications import services
+from tests.factories import DEFAULT_PASSWORD
+from tests.posts.helpers import Person, new_author
+
+
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
+    page.locator("#login-form").get_by_role("button", name="Sign in").click()
+    expect(page.locator("#live")).to_have_count(1)
+
+
+def _notify(app: Flask, person: Person, title: str) -> None:
+    """What a handler job does: rows in a transaction, the live update after its commit."""
+    with app.app_context():
+        services.notify_users(
+            [person.id],
+            services.Notice(kind="mention", title=title, message="You were mentioned.", link="/"),
+            event_id=uuid.uuid4(),
+        )
+        db.session.commit()
+
+
+def _wait_connected(page: Page) -> None:
+    # The server's first message is the live-status element; then the socket is registered.
+    page.wait_for_function("() => window.__blogLiveOpen === true", timeout=5000)
+
+
+def _track_socket(page: Page) -> None:
+    page.add_init_script(
+        "document.addEventListener('htmx:wsAfterMessage', () => { window.__blogLiveOpen = true; });"
+    )
+
+
+def test_two_tabs_get_the_badge_and_toast_and_mark_all_read_clears_both(
+    app: Flask, context: BrowserContext, live_server: str
+) -> None:
+    person = new_author(app)
+    errors: list[str] = []
+    first = context.new_page()
+    first.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _track_socket(first)
+    _sign_in(first, live_server, person.email)
+    second = context.new_page()  # the same browser: the same session cookie, another tab
+    _track_socket(second)
+    second.goto(f"{live_server}/notifications")
+    for tab in (first, second):
+        _wait_connected(tab)
+        expect(tab.locator("#notification-badge")).to_be_hidden()
+
+    _notify(app, person, "Ada mentioned you")
+
+    for tab in (first, second):
+        badge = tab.locator("#notification-badge")
+        expect(badge).to_be_visible(timeout=2000)
+        expect(badge).to_have_text(re.compile(r"^1\s*,\s*1 unread$"))
+        toast = tab.locator("#toasts .toast")
+        expect(toast).to_contain_text("Ada mentioned you")
+    # The toast region is announced politely; the badge link names the count.
+    expect(first.locator("#toasts")).to_have_attribute("aria-live", "polite")
+    name = re.compile(r"^Notifications\s*,\s*1 unread$")
+    expect(first.get_by_role("link", name=name)).to_be_visible()
+
+    _notify(app, person, "Grace mentioned you")
+    expect(first.locator("#notification-badge")).to_have_text(re.compile(r"^2"))
+    second.reload()  # the inbox page shows both, unread
+    _wait_connected(second)
+    expect(second.locator(".notification.unread")).to_have_count(2)
+    expect(second.locator("#notification-badge")).to_have_text(re.compile(r"^2"))
+
+    second.get_by_role("button", name="Mark all as read").click()
+
+    expect(second.locator(".notification.unread")).to_have_count(0)
+    expect(second.locator("#notification-badge")).to_be_hidden()
+    expect(first.locator("#notification-badge")).to_be_hidden(timeout=2000)
+    assert errors == []
+
+
+def test_the_notice_shows_while_the_live_channel_is_down(
+    app: Flask, page: Page, live_server: str
+) -> None:
+    from blog.core.live import get_hub
+
+    person = new_author(app)
+    _track_socket(page)
+    _sign_in(page, live_server, person.email)
+    _wait_connected(page)
+    status = page.locator("#live-status")
+    expect(status).to_be_hidden()
+
+    hub = get_hub(app)
+    hub._set_subscribed(False)  # what the listener does when Redis goes away
+    expect(status).to_be_visible()
+    expect(status).to_have_attribute("role", "status")
+    # The page itself keeps working.
+    page.get_by_role("link", name=re.compile("^Notifications")).click()
+    expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
+    hub._set_subscribed(True)
+    _wait_connected(page)
+    expect(status).to_be_hidden()

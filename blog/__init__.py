@@ -112,6 +112,7 @@ def _init_extensions(app: Flask) -> None:
     import blog.audit.models
     import blog.auth.models
     import blog.comments.models
+    import blog.flags.models
     import blog.notifications.models
     import blog.ops.models
     import blog.outbox.models
@@ -153,6 +154,9 @@ def _register_blueprints(app: Flask) -> None:
     from blog.comments.views import init_comments
 
     app.register_blueprint(comments_bp)
+    from blog.flags.views import bp as flags_bp
+
+    app.register_blueprint(flags_bp)
     init_comments(app)
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.

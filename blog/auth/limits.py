@@ -30,6 +30,7 @@ LIMIT_DEFAULTS = {
     "reauth": "5/minute;30/hour",
     "account_mail": "5/hour",
     "comment": "10/minute;200/day",
+    "flag": "20/hour",
     "post": "10/hour;50/day",  # new posts saved (blog/posts/editor.py)
     "preview": "120/minute",  # the editor's live preview and tag suggestions
 }

@@ -44,6 +44,8 @@ class Comment(UUIDPrimaryKey, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     removed_reason: Mapped[str | None] = mapped_column(String(500))
+    # Set while readers' flags hide the comment until a moderator decides (blog/flags).
+    hidden_at: Mapped[datetime | None]
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
 

@@ -106,6 +106,19 @@ def _settings() -> dict[str, Setting]:
                 },
             ),
             Setting(
+                "moderation",
+                "Flags: content is hidden once this many different readers flag it, until a "
+                "moderator decides.",
+                {"flags_to_hide": 3},
+                {
+                    "type": "object",
+                    "properties": {
+                        "flags_to_hide": {"type": "integer", "minimum": 1, "maximum": 100}
+                    },
+                    "additionalProperties": False,
+                },
+            ),
+            Setting(
                 "monitoring",
                 "Database monitoring: statements slower than slow_query_ms (milliseconds) are "
                 "kept in the slow-statement log shown on /admin/database.",

@@ -154,6 +154,8 @@ class Post(UUIDPrimaryKey, Timestamps, Base):
     )
     # Flushed from Redis by a job (blog.posts.views_counter): no write per page view.
     view_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Set while readers' flags hide the post until a moderator decides (blog/flags).
+    hidden_at: Mapped[datetime | None]
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )

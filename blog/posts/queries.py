@@ -131,7 +131,7 @@ def _published(with_content: bool = False) -> Select[Any]:
             body,
         )
         .join(User, User.id == Post.author_id)
-        .where(Post.status == "published", User.deleted_at.is_(None))
+        .where(Post.status == "published", Post.hidden_at.is_(None), User.deleted_at.is_(None))
         .order_by(Post.published_at.desc(), Post.id.desc())
     )
 
@@ -241,7 +241,14 @@ def _tag_counts() -> Select[str, str, int]:
     return (
         select(Tag.name, Tag.slug, count)
         .join(post_tags, post_tags.c.tag_id == Tag.id)
-        .join(Post, and_(Post.id == post_tags.c.post_id, Post.status == "published"))
+        .join(
+            Post,
+            and_(
+                Post.id == post_tags.c.post_id,
+                Post.status == "published",
+                Post.hidden_at.is_(None),
+            ),
+        )
         .join(User, and_(User.id == Post.author_id, User.deleted_at.is_(None)))
         .group_by(Tag.id)
     )
@@ -314,7 +321,7 @@ def search_posts(q: str, tag: Tag | None = None, page: int = 1) -> SearchResults
     ranked = (
         select(Post.id.label("id"), rank.label("rank"))
         .join(User, User.id == Post.author_id)
-        .where(Post.status == "published", User.deleted_at.is_(None))
+        .where(Post.status == "published", Post.hidden_at.is_(None), User.deleted_at.is_(None))
         .where(Post.search_vector.op("@@")(tsquery))
     )
     if tag is not None:

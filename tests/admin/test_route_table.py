@@ -18,6 +18,8 @@ MODERATOR_ENDPOINTS = {
     "admin.user",
     "admin.suspend",
     "admin.reinstate",
+    "flags.queue",
+    "flags.decide",
 }
 
 

@@ -1,0 +1,184 @@
+"""Flag rules. Services add and flush; the view commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import joinedload, undefer
+
+from blog.audit.services import record_audit
+from blog.auth.models import User
+from blog.comments import services as comment_services
+from blog.comments.models import Comment
+from blog.core.db import utcnow
+from blog.extensions import db
+from blog.flags.models import Flag
+from blog.ops.runtime import get_setting
+from blog.outbox.events import emit
+from blog.posts.models import Post
+
+
+class FlagRefused(Exception):
+    """This flag cannot be raised or decided; the message says why."""
+
+
+Target = Post | Comment
+
+
+def _column(target: Target):
+    return Flag.post_id if isinstance(target, Post) else Flag.comment_id
+
+
+def _kind(target: Target) -> str:
+    return "post" if isinstance(target, Post) else "comment"
+
+
+def flags_to_hide() -> int:
+    return int(get_setting("moderation")["flags_to_hide"])
+
+
+def flag(target: Target, *, reporter: User, reason: str) -> bool:
+    """Flag a post or comment. False if this reader's flag on it is already open. Hides the
+    item once enough distinct readers flag it (counted under a lock on the item)."""
+    author_id = target.author_id
+    if author_id == reporter.id:
+        raise FlagRefused("You cannot flag what you wrote.")
+    column = _column(target)
+    inserted = db.session.execute(
+        insert(Flag)
+        .values(
+            **{column.key: target.id},
+            reporter_id=reporter.id,
+            reason=reason.strip()[:500],
+        )
+        .on_conflict_do_nothing()
+        .returning(Flag.id)
+    ).scalar()
+    if inserted is None:
+        return False
+    # Row lock on the item: two readers flagging at once both see the other's flag.
+    model = type(target)
+    db.session.execute(select(model.id).where(model.id == target.id).with_for_update())
+    db.session.refresh(target, attribute_names=["hidden_at"])
+    readers = db.session.scalar(
+        select(func.count(func.distinct(Flag.reporter_id))).where(
+            column == target.id, Flag.resolved_at.is_(None)
+        )
+    )
+    if target.hidden_at is None and (readers or 0) >= flags_to_hide():
+        target.hidden_at = utcnow()
+    emit(
+        "content.flagged",
+        aggregate_type=_kind(target),
+        aggregate_id=target.id,
+        data={"reporter_id": str(reporter.id), "hidden": target.hidden_at is not None},
+    )
+    db.session.flush()
+    return True
+
+
+@dataclass
+class QueueItem:
+    kind: str
+    target: Target
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def first_flagged(self) -> datetime:
+        return min(f.created_at for f in self.flags)
+
+
+def open_queue(limit: int = 50) -> list[QueueItem]:
+    """Items with open flags, oldest first, with their flags and context: four statements."""
+    flags = list(
+        db.session.scalars(
+            select(Flag)
+            .where(Flag.resolved_at.is_(None))
+            .options(joinedload(Flag.reporter))
+            .order_by(Flag.created_at)
+            .limit(limit * 10)
+        )
+    )
+    post_ids = {f.post_id for f in flags if f.post_id}
+    comment_ids = {f.comment_id for f in flags if f.comment_id}
+    posts = {
+        p.id: p
+        for p in db.session.scalars(
+            select(Post)
+            .where(Post.id.in_(post_ids))
+            .options(joinedload(Post.author), undefer(Post.content_text))
+        )
+    }
+    comments = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Comment).where(Comment.id.in_(comment_ids)).options(joinedload(Comment.author))
+        )
+    }
+    items: dict[tuple[str, uuid.UUID], QueueItem] = {}
+    for f in flags:
+        if f.post_id and f.post_id in posts:
+            key = ("post", f.post_id)
+            items.setdefault(key, QueueItem("post", posts[f.post_id])).flags.append(f)
+        elif f.comment_id and f.comment_id in comments:
+            key = ("comment", f.comment_id)
+            items.setdefault(key, QueueItem("comment", comments[f.comment_id])).flags.append(f)
+    return sorted(items.values(), key=lambda i: i.first_flagged)[:limit]
+
+
+def get_target(kind: str, target_id: uuid.UUID, *, lock: bool = False) -> Target | None:
+    if kind == "post":
+        post_query = select(Post).where(Post.id == target_id)
+        return db.session.scalar(post_query.with_for_update() if lock else post_query)
+    comment_query = select(Comment).where(Comment.id == target_id)
+    return db.session.scalar(comment_query.with_for_update() if lock else comment_query)
+
+
+def decide(target: Target, decision: str, *, actor: User, ip: str | None = None) -> int:
+    """Resolve every open flag on the item. agreed: a post is archived, a comment removed
+    (with the readers' reasons); disagreed and ignored: the item is shown again. Audited.
+    Returns how many flags were resolved."""
+    if decision not in ("agreed", "disagreed", "ignored"):
+        raise FlagRefused("Choose agree, disagree or ignore.")
+    column = _column(target)
+    reasons = list(
+        db.session.scalars(
+            select(Flag.reason).where(column == target.id, Flag.resolved_at.is_(None))
+        )
+    )
+    if not reasons:
+        raise FlagRefused("There are no open flags on this item any more.")
+    now = utcnow()
+    count = db.session.execute(
+        update(Flag)
+        .where(column == target.id, Flag.resolved_at.is_(None))
+        .values(resolved_at=now, resolution=decision, resolved_by_id=actor.id)
+    ).rowcount  # type: ignore[attr-defined]
+    was_hidden = target.hidden_at is not None
+    target.hidden_at = None
+    if decision == "agreed":
+        summary = "; ".join(dict.fromkeys(r.strip() for r in reasons))[:480]
+        if isinstance(target, Comment):
+            if target.removed_at is None:
+                comment_services.remove_comment(
+                    target, actor=actor, reason=f"Flagged: {summary}", ip=ip
+                )
+        elif target.is_published:
+            from blog.posts import services as post_services
+
+            post_services.archive_post(target, actor=actor, ip=ip)
+    record_audit(
+        actor_id=actor.id,
+        action=f"flags.{decision}",
+        entity_type=_kind(target),
+        entity_id=target.id,
+        old={"open_flags": count, "hidden": was_hidden},
+        new={"decision": decision},
+        ip=ip,
+    )
+    db.session.flush()
+    return int(count)

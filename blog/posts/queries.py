@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -113,9 +114,13 @@ def _comment_count() -> Any:
     )
 
 
+@lru_cache(maxsize=2)
 def _published(with_content: bool = False) -> Select[Any]:
     """Published posts of live accounts, newest first: the columns a list shows, the author's
-    names and the tags, in one statement; the HTML only `with_content` (feeds)."""
+    names and the tags, in one statement; the HTML only `with_content` (feeds).
+
+    Built once: constructing this statement (two correlated subqueries) cost more than
+    running it. A Select is immutable; each list adds its WHERE and LIMIT to a copy."""
     body = Post.content_html if with_content else func.left(Post.content_text, EXCERPT_LENGTH)
     return (
         select(

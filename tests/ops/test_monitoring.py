@@ -81,7 +81,9 @@ def test_a_sample_records_the_database_and_drains_the_slow_log(app):
         assert 0 <= sample.cache_hit_ratio <= 1
         assert sample.database_bytes > 0
         assert "users" in sample.table_sizes
-        assert sample.slow_statements == [
+        # (The sample's own statements may be slow on a busy machine and join the log.)
+        planted = [s for s in sample.slow_statements if s["statement"] in ("SELECT a", "SELECT b")]
+        assert planted == [
             {"statement": "SELECT b", "calls": 1, "max_ms": 900.0, "mean_ms": 900.0},
             {"statement": "SELECT a", "calls": 2, "max_ms": 300.0, "mean_ms": 200.0},
         ]

@@ -103,3 +103,59 @@ def test_an_admin_requeues_a_failed_job(page: Page, live_server: str, app: Flask
     expect(page.get_by_text(f"Job {job.id} is queued again on default.")).to_be_visible()
     expect(page.locator(f"#failed-{job.id}")).to_have_count(0)
     expect(page.locator("#queue-default")).to_contain_text("default")
+
+
+def test_readers_flag_a_comment_and_a_moderator_works_the_queue(
+    browser: Browser, live_server: str, app: Flask
+) -> None:
+    from blog.comments.services import add_comment
+    from tests.posts.helpers import make_post
+
+    with app.app_context():
+        ada = make_user(email="ada@example.com", user_name="ada", email_verified_at=utcnow())
+        make_user(
+            email="mod@example.com", user_name="mod", role="moderator", email_verified_at=utcnow()
+        )
+        for n in (1, 2, 3):
+            make_user(
+                email=f"reader{n}@example.com", user_name=f"reader{n}", email_verified_at=utcnow()
+            )
+        post = make_post(ada, title="A post with a bad comment")
+        add_comment(post, ada, "Buy my pills")
+        from blog.extensions import db
+
+        db.session.commit()
+        slug = post.slug
+
+    for n in (1, 2, 3):
+        reader = browser.new_context().new_page()
+        _sign_in(reader, live_server, f"reader{n}@example.com")
+        reader.goto(f"{live_server}/posts/{slug}")
+        comment = reader.locator("#comment-list li.comment").first
+        comment.locator("details.flag summary").click()
+        comment.get_by_label("What is wrong with it?").fill("Spam")
+        comment.get_by_role("button", name="Send to moderators").click()
+        expect(comment.get_by_role("status")).to_contain_text("moderators will look at it")
+        reader.context.close()
+
+    visitor = browser.new_context().new_page()
+    visitor.goto(f"{live_server}/posts/{slug}")
+    expect(visitor.locator("#comment-list")).to_contain_text("Hidden while moderators review")
+    expect(visitor.locator("#comment-list")).not_to_contain_text("Buy my pills")
+
+    mod = browser.new_context().new_page()
+    _sign_in(mod, live_server, "mod@example.com")
+    mod.goto(f"{live_server}/admin/moderation")
+    mod.get_by_role("link", name="Flags").click()
+    item = mod.locator("article.flagged").first
+    expect(item).to_contain_text("Buy my pills")
+    expect(item).to_contain_text("3 flag(s)")
+    item.get_by_role("button", name="Agree: hide it").click()
+    expect(mod.get_by_text("No open flags.")).to_be_visible()
+
+    visitor.reload()
+    expect(visitor.locator("#comment-list")).to_contain_text(
+        "Removed by a moderator: Flagged: Spam"
+    )
+    mod.goto(f"{live_server}/moderation-log")
+    expect(mod.locator("#moderation-log")).to_contain_text("removed a comment")

@@ -503,3 +503,28 @@ def test_you_cannot_follow_yourself_and_follows_need_csrf(app):
     assert browser.post_form("/u/nobody-here/follow", {}).status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Follow)) == 0
+
+
+def test_an_error_page_after_a_failed_statement_still_renders_for_a_signed_in_user(app, make_app):
+    from sqlalchemy import text
+
+    failing = make_app()
+
+    @failing.get("/_test/bad-sql")
+    def bad_sql():  # type: ignore[no-untyped-def]
+        from flask_login import current_user
+
+        assert current_user.is_authenticated  # loaded first, as most views do
+        db.session.execute(text("SELECT 1/0"))  # the transaction is now aborted
+
+    person = new_author(failing)
+    browser = signed_in(failing, person.email)
+    _notify(failing, person.id, 2)
+    assert 'data-count="2"' in browser.get("/").get_data(as_text=True)
+
+    page = browser.get("/_test/bad-sql")
+
+    assert page.status_code == 500
+    body = page.get_data(as_text=True)
+    assert "We hit an unexpected error." in body
+    assert 'id="notification-badge"' in body  # the nav is there, the badge merely hidden

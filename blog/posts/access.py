@@ -19,7 +19,7 @@ from blog.auth.models import User
 from blog.extensions import db
 from blog.posts.models import Post
 
-Action = Literal["view", "edit", "publish", "archive"]
+Action = Literal["view", "edit", "publish", "archive", "delete"]
 
 REFUSED_EDIT = "Only the author can change this post."
 REFUSED_ARCHIVE = "Only the author or a moderator can archive this post."
@@ -73,7 +73,7 @@ def check_post_access(user: Any, post: Post, action: Action = "view") -> None:
         return
     if not signed_in:
         abort(403)
-    if action == "edit" and not is_author:
+    if action in ("edit", "delete") and not is_author:
         abort(403, REFUSED_EDIT)
     if action == "archive" and not (is_author or is_moderator):
         abort(403, REFUSED_ARCHIVE)

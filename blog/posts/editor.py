@@ -222,3 +222,16 @@ def unschedule(post_id: uuid.UUID):
         db.session.commit()
         flash("The schedule is cancelled; the post stays a draft.", "success")
     return redirect_to(url_for("editor.edit", post_id=post.id))
+
+
+@bp.post("/posts/<uuid:post_id>/delete")
+@require_verified
+def delete(post_id: uuid.UUID):
+    post = access_post(current_user, post_id, action="delete")
+    try:
+        services.delete_draft(post)
+    except IllegalTransition as exc:
+        return _refused(post_id, exc)
+    db.session.commit()
+    flash("The draft is deleted.", "success")
+    return redirect_to(url_for("editor.mine"))

@@ -23,6 +23,7 @@ from blog.posts.models import (
     TAG_NAME_MAX,
     TAG_SLUG_MAX,
     TAGS_PER_POST_MAX,
+    IllegalTransition,
     Post,
     PostSlugRedirect,
     Tag,
@@ -245,3 +246,14 @@ def unschedule_post(post: Post) -> Post:
     post.unschedule()
     db.session.flush()
     return post
+
+
+def delete_draft(post: Post) -> None:
+    """Delete a draft (never public, so nothing to announce). Raises IllegalTransition for a
+    post that has been published: those are archived, so their address keeps answering."""
+    if not post.is_draft:
+        raise IllegalTransition(
+            "A post that has been published cannot be deleted: archive it to take it down."
+        )
+    db.session.delete(post)
+    db.session.flush()

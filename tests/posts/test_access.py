@@ -265,3 +265,41 @@ def test_after_a_moderators_archive_the_author_sees_why_and_no_publish_button(ap
     assert "Save and publish again" not in editor
     moderator_page = _as(app, people, "moderator").get(f"/posts/{post.slug}").get_data(as_text=True)
     assert f"/posts/{post.id}/publish" in moderator_page
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_the_author_deletes_a_draft(app, people, htmx):
+    draft = new_post(app, people["author"], status="draft", tags=["kept"])
+    client = _as(app, people, "author", htmx=htmx)
+    response = client.post_form(f"/posts/{draft.id}/delete")
+    if htmx:
+        assert response.status_code == 204
+        assert response.headers["HX-Redirect"] == "/me/posts"
+    else:
+        assert response.status_code == 302
+        assert response.location.endswith("/me/posts")
+    assert "The draft is deleted." in client.get("/me/posts").get_data(as_text=True)
+    assert client.get(f"/posts/{draft.slug}").status_code == 404
+
+
+@pytest.mark.parametrize("who", ["other", "moderator", "admin"])
+def test_nobody_else_deletes_a_post(app, people, who):
+    draft = new_post(app, people["author"], status="draft")
+    published = new_post(app, people["author"])
+    client = _as(app, people, who)
+    assert client.post_form(f"/posts/{draft.id}/delete").status_code == 404
+    assert client.post_form(f"/posts/{published.id}/delete").status_code == 403
+    assert load_post(app, draft.id).status == "draft"
+    assert load_post(app, published.id).status == "published"
+
+
+def test_a_published_post_is_archived_not_deleted(app, people):
+    post = new_post(app, people["author"])
+    client = _as(app, people, "author", htmx=True)
+    response = client.post_form(f"/posts/{post.id}/delete")
+    assert response.status_code == 200
+    assert "cannot be deleted: archive it" in response.get_data(as_text=True)
+    assert load_post(app, post.id).status == "published"

@@ -31,6 +31,9 @@ def seed_demo_data() -> int:
     from blog.posts.demo import seed_demo_posts
 
     seed_demo_posts()  # a few posts with tags, so the home page has something to show
+    from blog.comments.demo import seed_demo_comments
+
+    seed_demo_comments()  # a short discussion under the first post
     return created
 
 

@@ -349,3 +349,20 @@ def test_a_moderator_restores_a_removed_comment(app, world):
     assert (comment.removed_at, comment.removed_reason) == (None, None)
     assert "restored a comment" in new_client(app).get("/moderation-log").get_data(as_text=True)
     assert mod.post_form(f"/comments/{comment_id}/restore", csrf_from="/").status_code == 409
+
+
+def test_demo_data_includes_a_discussion_seeded_once(app):
+    from sqlalchemy import func
+
+    from blog.ops.demo import seed_demo_data
+
+    with app.app_context():
+        seed_demo_data()
+        seed_demo_data()
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 2
+        post = db.session.scalar(select(Post).where(Post.title.like("Server-rendered%")))
+        slug = post.slug
+        db.session.remove()
+    page = new_client(app).get(f"/posts/{slug}").get_data(as_text=True)
+    assert "2 comments" in page
+    assert "The live preview is my favourite part." in page

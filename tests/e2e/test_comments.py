@@ -93,7 +93,7 @@ def test_a_moderator_removes_a_comment_and_an_archived_post_takes_none(
     page.goto(f"{live_server}/posts/{slug}")
 
     comment = page.locator("#comment-list li.comment").first
-    comment.locator("summary").click()
+    comment.locator("details.remove-comment summary").click()
     comment.get_by_label("Reason for removal").fill("Spam")
     comment.get_by_role("button", name="Remove comment").click()
     expect(page.locator("#comment-list li.comment").first).to_contain_text(

@@ -118,8 +118,9 @@ def author(user_name: str):
 @bp.get("/search")
 def search():
     q = request.args.get("q", "")[: queries.QUERY_MAX]
-    tag_slug = request.args.get("tag", "")
-    tag = queries.get_tag_by_slug(tag_slug) if tag_slug else None
+    tag_slug = request.args.get("tag", "")[:200]
+    # No slug holds a NUL (PostgreSQL would refuse to compare one): such a filter matches none.
+    tag = queries.get_tag_by_slug(tag_slug) if tag_slug and "\x00" not in tag_slug else None
     try:
         page = int(request.args.get("page", "1"))
     except ValueError:

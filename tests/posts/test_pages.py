@@ -216,3 +216,31 @@ def test_lists_show_visible_comment_counts(app, count_queries):
     html = new_client(app).get("/").get_data(as_text=True)
     assert f'href="/posts/{post.slug}#comments">3 comments' in html
     assert '0 comments<span class="visually-hidden"> on Quiet one' in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/posts/a%00b",
+        "/tags/a%00b",
+        "/tags/a%00b/feed.atom",
+        "/u/a%00b/posts",
+        "/u/a%00b/feed.atom",
+    ],
+)
+def test_nul_in_a_path_is_a_404_not_a_500(app, path):
+    response = new_client(app).get(path)
+    assert response.status_code == 404
+    assert "There is nothing here" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/search?tag=%00", 200), ("/search?q=a%00b", 200), ("/?before=%00", 400)]
+)
+def test_nul_in_a_query_value_is_handled(app, path, status):
+    assert new_client(app).get(path).status_code == status
+
+
+def test_an_overlong_slug_is_a_404(app):
+    assert new_client(app).get("/posts/" + "a" * 5000).status_code == 404
+    assert new_client(app).get("/tags/" + "a" * 5000).status_code == 404

@@ -145,7 +145,8 @@ def preview(post_id: uuid.UUID):
 def tag_suggestions():
     """A <datalist> for the tags field: each option is what is typed plus one existing tag."""
     keep_flashes()
-    typed = request.args.get("tags", "")[:300]
+    # NUL never names a tag (and PostgreSQL would refuse to compare one).
+    typed = request.args.get("tags", "")[:300].replace("\x00", "")
     *done, last = typed.split(",") if typed else [""]
     done_names = [part.strip().lower() for part in done if part.strip()]
     prefix = last.strip().lower()

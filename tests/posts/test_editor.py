@@ -203,6 +203,7 @@ def test_tag_suggestions(app):
     assert 'value="python, pytest"' in html
     assert 'value="python, python"' not in html
     assert "<option" not in client.get("/write/tag-suggestions?tags=").get_data(as_text=True)
+    assert client.get("/write/tag-suggestions?tags=py%00").status_code == 200
     assert new_client(app).get("/write/tag-suggestions?tags=py").status_code == 302
 
 

@@ -72,7 +72,9 @@ def edit(post_id: uuid.UUID):
     post = access_post(current_user, post_id, action="edit", lock=request.method == "POST")
     form = _form(post)
     if not form.validate_on_submit():
-        return _editor(form, post, 422 if form.is_submitted() else 200)
+        if not form.is_submitted():  # the stored text, previewed from the start
+            return _editor(form, post, preview=post.content_html)
+        return _editor(form, post, 422)
     if form.intent == "preview":
         return _editor(form, post, preview=render_markdown(form.content.data).html)
     if form.intent == "publish" and post.is_archived:

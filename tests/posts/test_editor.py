@@ -3,6 +3,7 @@ Markdown stored rendered, tags created on the fly, the live preview and tag sugg
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -122,6 +123,7 @@ def test_editing_a_published_post_emits_post_updated(app):
     client = signed_in(app, author.email)
     page = client.get(f"/posts/{post.id}/edit").get_data(as_text=True)
     assert "Update post" in page
+    assert re.search(r'id="post-preview" class="preview">\s*<p>Original text here.</p>', page)
     response = client.post_form(
         f"/posts/{post.id}/edit",
         {

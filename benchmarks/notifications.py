@@ -1,0 +1,338 @@
+"""Notifications: fan-out throughput against RQ's empty jobs, and commit-to-badge latency.
+
+    .venv/bin/python benchmarks/notifications.py [--followers 1000] [--posts 20]
+                                                 [--rate 50] [--seconds 10]
+
+Not part of the test run. Uses the services of benchmarks/outbox_relay.py (embedded
+PostgreSQL and Redis under var/bench/, or BENCH_DATABASE_URL / BENCH_REDIS_URL), a scratch
+database with the migrations applied, and measures in one run:
+
+  (a) the baseline: empty RQ jobs (`time.sleep(0)`) drained by one real `flask worker`
+      (the forking worker, as in production), jobs/s;
+  (b) fan-out: an author with --followers followers publishes --posts posts; the relay has
+      enqueued one `post.published` handler job per post; one `flask worker -q notifications`
+      drains them. Handler jobs/s (target: ratio to (a) >= 0.5) and in-app notifications
+      delivered per second (each job inserts a row per follower in one statement, then
+      publishes every follower's badge in one Redis pipeline);
+  (c) commit-to-badge latency: a websocket open on a real gunicorn web process for one user;
+      `comment.created` events for that user's post committed at --rate events/s for
+      --seconds, with the after-commit relay trigger, --workers `flask worker`
+      processes (forking, all queues) and `flask cron`. Latency = socket receipt - commit,
+      matched by a marker in the toast. Target: p99 <= 1 s.
+
+Loopback and unix sockets only; everything it starts is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import simple_websocket
+from flask import Flask
+from outbox_relay import (
+    BENCH_DIR,
+    PROJECT_ROOT,
+    Services,
+    flask_processes,
+    percentile,
+    say,
+    wait_until,
+)
+from rq import Worker
+from sqlalchemy import func, select
+
+from blog import create_app
+from blog.auth.models import PURGED_PASSWORD, User, UserSession
+from blog.auth.sessions import new_token
+from blog.core.db import utcnow
+from blog.extensions import db
+from blog.jobs.queues import get_queue
+from blog.notifications.models import Follow, Notification
+from blog.outbox.events import emit
+from blog.outbox.relay import relay_outbox
+from blog.posts import services as posts
+
+RATIO_TARGET = 0.5
+P99_TARGET_SECONDS = 1.0
+EMPTY_JOBS = 500
+
+
+def _user(n: int, **attrs: Any) -> User:
+    user = User(
+        email=f"bench{n}-{uuid.uuid4().hex[:6]}@example.com",
+        user_name=f"bench{n}-{uuid.uuid4().hex[:6]}",
+        password_hash=PURGED_PASSWORD,  # never signs in: the session row is made directly
+        email_verified_at=utcnow(),
+        **attrs,
+    )
+    db.session.add(user)
+    return user
+
+
+def wait_for_worker(app: Flask, queue_name: str) -> None:
+    with app.app_context():
+        queue = get_queue(queue_name)
+    if not wait_until(lambda: bool(Worker.all(queue=queue)), 60, 0.1):
+        raise SystemExit(f"`flask worker` did not start: see {BENCH_DIR / 'logs'}")
+
+
+def bench_empty_jobs(app: Flask, env: dict[str, str]) -> float:
+    """From the first enqueue until the worker has finished them all (worker already up)."""
+    with flask_processes(env, ("empty-worker", ["worker", "-q", "default"])):
+        wait_for_worker(app, "default")
+        with app.app_context():
+            queue = get_queue("default")
+            start = time.perf_counter()
+            for _ in range(EMPTY_JOBS):
+                queue.enqueue("time.sleep", 0, result_ttl=600)
+            done = queue.finished_job_registry
+            if not wait_until(lambda: done.count >= EMPTY_JOBS, 300, 0.02):
+                raise SystemExit("empty jobs did not drain")
+            return EMPTY_JOBS / (time.perf_counter() - start)
+
+
+def _queued(app: Flask, name: str) -> int:
+    with app.app_context():
+        return int(get_queue(name).count)
+
+
+def bench_fan_out(app: Flask, env: dict[str, str], followers: int, count: int) -> dict[str, float]:
+    with app.app_context():
+        author = _user(0)
+        fans = [_user(i + 1) for i in range(followers)]
+        db.session.flush()
+        db.session.add_all(Follow(follower_id=f.id, followed_id=author.id) for f in fans)
+        db.session.commit()
+        for i in range(count):
+            post = posts.create_post(
+                author,
+                title=f"Benchmark post {i}",
+                content="Benchmark text, long enough.",
+                tag_names=[],
+            )
+            posts.publish_post(post, actor=author)
+        db.session.commit()
+    with flask_processes(env, ("fanout-worker", ["worker", "-q", "notifications"])):
+        wait_for_worker(app, "notifications")
+        expected = followers * count
+        start = time.perf_counter()
+        with app.app_context():
+            relay_outbox()  # enqueues one handler job per post on `notifications`
+
+        def delivered() -> int:
+            with app.app_context():
+                n = db.session.scalar(
+                    select(func.count()).where(Notification.kind == "followed_author_posted")
+                )
+                db.session.remove()
+                return int(n or 0)
+
+        if not wait_until(lambda: delivered() >= expected, 600, 0.2):
+            raise SystemExit(f"fan-out did not finish: {delivered()} of {expected}")
+        elapsed = time.perf_counter() - start
+    return {"jobs": count / elapsed, "notifications": expected / elapsed, "seconds": elapsed}
+
+
+def _gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    log = (BENCH_DIR / "logs" / "gunicorn.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+        cwd=PROJECT_ROOT,
+        env={**env, "PORT": str(port), "BLOG_WEB_WORKERS": "2", "BLOG_WEB_THREADS": "16"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def bench_latency(
+    app: Flask, env: dict[str, str], port: int, rate: int, seconds: float
+) -> dict[str, Any]:
+    with app.app_context():
+        owner, commenter = _user(900_001), _user(900_002)
+        db.session.flush()
+        post = posts.create_post(
+            owner, title="Latency post", content="Benchmark text, long enough.", tag_names=[]
+        )
+        posts.publish_post(post, actor=owner)
+        token, token_hash = new_token()
+        db.session.add(
+            UserSession(
+                user_id=owner.id, token_hash=token_hash, expires_at=utcnow() + timedelta(hours=1)
+            )
+        )
+        db.session.commit()
+        post_id, owner_id, commenter_id = post.id, owner.id, commenter.id
+    base = f"http://127.0.0.1:{port}"
+    ws = simple_websocket.Client.connect(
+        base.replace("http", "ws") + "/ws",
+        headers={"Cookie": f"blog_session={token}", "Origin": base},
+    )
+    received: dict[str, float] = {}
+    stop = threading.Event()
+
+    def listen() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(simple_websocket.ConnectionClosed):
+                message = ws.receive(timeout=0.2)
+                if message and "bench-marker-" in message:
+                    at = time.time()
+                    marker = message.split("bench-marker-")[1][:32]
+                    received.setdefault(marker, at)
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    committed: dict[str, float] = {}
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    n = 0
+    with app.app_context():
+        while time.perf_counter() - start < seconds:
+            marker = uuid.uuid4().hex
+            emit(
+                "comment.created",
+                aggregate_type="post",
+                aggregate_id=post_id,
+                data={
+                    "comment_id": str(uuid.uuid4()),
+                    "post_id": str(post_id),
+                    "post_author_id": str(owner_id),
+                    "author_id": str(commenter_id),
+                    "mentions": [],
+                    "excerpt": f"bench-marker-{marker}",
+                },
+            )
+            db.session.commit()
+            committed[marker] = time.time()
+            n += 1
+            delay = start + n * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        achieved = n / (time.perf_counter() - start)
+    wait_until(lambda: len(received) >= len(committed), 30, 0.1)
+    stop.set()
+    listener.join(2)
+    ws.close()
+    latencies = [received[m] - t for m, t in committed.items() if m in received]
+    return {"latencies": latencies, "sent": len(committed), "achieved": achieved}
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--followers", type=int, default=1000)
+    parser.add_argument("--posts", type=int, default=20)
+    parser.add_argument("--rate", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=3, help="`flask worker`s for (c)")
+    args = parser.parse_args(argv)
+
+    services = Services()
+    signal.signal(signal.SIGTERM, _interrupt)
+    web: subprocess.Popen[bytes] | None = None
+    try:
+        say("starting services ...")
+        services.start()
+        (BENCH_DIR / "logs").mkdir(parents=True, exist_ok=True)
+        port = int(os.environ.get("BENCH_PORT", "8765"))
+        env = {**services.environ(), "BLOG_SITE_URL": f"http://127.0.0.1:{port}"}
+        app = create_app({"OUTBOX_TRIGGER_ON_COMMIT": False}, environ=env)
+        import flask_migrate
+
+        with app.app_context():
+            flask_migrate.upgrade()
+        say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker` ...")
+        empty = bench_empty_jobs(app, env)
+        say(f"(b) {args.posts} posts by an author with {args.followers:,} followers ...")
+        fan_out = bench_fan_out(app, env, args.followers, args.posts)
+        say(f"(c) commit-to-badge latency at {args.rate} events/s for {args.seconds:g} s ...")
+        web = _gunicorn(env, port)
+        trigger_app = create_app(environ=env)  # the after-commit relay trigger on, as in the app
+        workers = [(f"worker-{i}", ["worker"]) for i in range(args.workers)]
+        with flask_processes(env, *workers, ("cron", ["cron"])):
+            wait_for_worker(app, "notifications")
+            if not wait_until(lambda: _answers(port), 30, 0.2):
+                raise SystemExit("gunicorn did not start")
+            latency = bench_latency(trigger_app, env, port, args.rate, args.seconds)
+        with app.app_context():
+            db.engine.dispose()
+    except KeyboardInterrupt:
+        say("interrupted: cleaning up")
+        return 130
+    finally:
+        if web is not None and web.poll() is None:
+            os.killpg(web.pid, signal.SIGTERM)
+            web.wait(20)
+        services.stop()
+
+    return report(args, empty, fan_out, latency)
+
+
+def report(
+    args: argparse.Namespace, empty: float, fan_out: dict[str, float], latency: dict[str, Any]
+) -> int:
+    ratio = fan_out["jobs"] / empty
+    lat = latency["latencies"]
+    p50 = percentile(lat, 50) if lat else float("inf")
+    p99 = percentile(lat, 99) if lat else float("inf")
+    verdict = {True: "PASS", False: "FAIL"}
+    rows = [
+        ("(a) empty RQ jobs, one `flask worker`", f"{empty:,.1f} jobs/s", "baseline"),
+        (
+            "(b) fan-out handler jobs, one worker",
+            f"{fan_out['jobs']:,.1f} jobs/s",
+            f"ratio {ratio:.2f}",
+        ),
+        (
+            "(b) in-app notifications delivered",
+            f"{fan_out['notifications']:,.0f} /s",
+            f"{args.followers:,} followers a post",
+        ),
+        (
+            f"(c) commit-to-badge p50 / p99, {len(lat)}/{latency['sent']} seen",
+            f"{p50 * 1000:,.0f} / {p99 * 1000:,.0f} ms",
+            "",
+        ),
+        ("(c) offered load achieved", f"{latency['achieved']:,.1f} /s", ""),
+    ]
+    say("")
+    say(f"{'measure':<46} {'figure':>18}  note")
+    say("-" * 92)
+    for name, figure, note in rows:
+        say(f"{name:<46} {figure:>18}  {note}")
+    say("-" * 92)
+    say(
+        f"jobs/s ratio >= {RATIO_TARGET}: {ratio:.2f} {verdict[ratio >= RATIO_TARGET]}; "
+        f"p99 <= {P99_TARGET_SECONDS:g} s: {p99:.3f} s {verdict[p99 <= P99_TARGET_SECONDS]}"
+    )
+    ok = ratio >= RATIO_TARGET and p99 <= P99_TARGET_SECONDS and len(lat) == latency["sent"]
+    return 0 if ok else 1
+
+
+def _answers(port: int) -> bool:
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+    except OSError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Select, select, tuple_
 
 from blog.audit.models import AuditLog
 from blog.auth.models import User
+from blog.core.pagination import decode_cursor, encode_cursor
 from blog.extensions import db
 
 PAGE_SIZE = 50
@@ -38,22 +37,8 @@ class EntryPage:
     next_cursor: str | None
 
 
-def encode_cursor(log: AuditLog) -> str:
-    raw = f"{log.created_at.isoformat()}|{log.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(raw: str) -> tuple[datetime, uuid.UUID] | None:
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-        when, ident = text.split("|", 1)
-        return datetime.fromisoformat(when), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _entries(query: Select, cursor: str | None) -> EntryPage:
-    position = decode_cursor(cursor) if cursor else None
+    position = decode_cursor(cursor)
     if position is not None:
         query = query.where(tuple_(AuditLog.created_at, AuditLog.id) < tuple_(*position))
     rows = db.session.execute(
@@ -61,7 +46,8 @@ def _entries(query: Select, cursor: str | None) -> EntryPage:
     ).all()
     entries = [Entry(log, name) for log, name in rows[:PAGE_SIZE]]
     more = len(rows) > PAGE_SIZE
-    return EntryPage(entries, encode_cursor(entries[-1].log) if more and entries else None)
+    last = entries[-1].log if more and entries else None
+    return EntryPage(entries, encode_cursor(last.created_at, last.id) if last else None)
 
 
 def _with_actor() -> Select:

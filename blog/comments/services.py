@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import joinedload
@@ -15,6 +13,7 @@ from blog.auth.models import User
 from blog.comments.models import Comment
 from blog.core.db import utcnow
 from blog.core.markdown import mentioned_names, render_markdown
+from blog.core.pagination import decode_cursor, encode_cursor
 from blog.extensions import db
 from blog.outbox.events import emit
 from blog.posts.models import Post
@@ -33,22 +32,6 @@ class Thread:
     next_cursor: str | None
 
 
-def _cursor(comment: Comment) -> str:
-    raw = f"{comment.created_at.isoformat()}|{comment.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, ident = text.split("|", 1)
-        return datetime.fromisoformat(when), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Thread:
     """One page of a post's comments, oldest first (with authors), and how many there are:
     two statements however long the thread."""
@@ -58,7 +41,7 @@ def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Threa
         .options(joinedload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
     )
-    position = _position(after)
+    position = decode_cursor(after)
     if position is not None:
         query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
     rows = list(db.session.scalars(query.limit(size + 1)))
@@ -67,7 +50,8 @@ def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Threa
     )
     more = len(rows) > size
     rows = rows[:size]
-    return Thread(rows, total or 0, _cursor(rows[-1]) if more and rows else None)
+    last = rows[-1] if more and rows else None
+    return Thread(rows, total or 0, encode_cursor(last.created_at, last.id) if last else None)
 
 
 def _check_open(post: Post) -> None:

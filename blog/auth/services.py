@@ -303,16 +303,25 @@ def delete_account(
             raise WrongPassword("Type your user name exactly as shown to confirm.")
     elif not verify_password(user.password_hash, password):
         raise WrongPassword("The password is not right.")
+    return soft_delete_user(user, actor_id=user.id, retention=retention, ip=ip)
+
+
+def soft_delete_user(
+    user: User, *, actor_id: uuid.UUID, retention: timedelta, ip: str | None = None
+) -> datetime:
+    """Soft-delete an account (by its owner or an admin): every session ends at once, personal
+    data is purged after `retention`. Audited; emits user.deleted. Returns the purge time."""
     now = utcnow()
     purge_after = now + retention
+    old = deletion_state(user)
     user.soft_delete(now=now, purge_after=purge_after)
     ended = revoke_all_sessions(user.id)
     record_audit(
-        actor_id=user.id,
+        actor_id=actor_id,
         action="user.delete",
         entity_type="user",
         entity_id=user.id,
-        old={"deleted_at": None, "purge_after": None},
+        old=old,
         new={**deletion_state(user), "sessions_ended": ended},
         ip=ip,
     )
@@ -320,7 +329,7 @@ def delete_account(
         "user.deleted",
         aggregate_type="user",
         aggregate_id=user.id,
-        data={"purge_after": purge_after.isoformat()},
+        data={"purge_after": purge_after.isoformat(), "actor_id": str(actor_id)},
     )
     db.session.flush()
     return purge_after

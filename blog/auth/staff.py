@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, or_, select
 from blog.audit.models import AuditLog
 from blog.audit.services import record_audit
 from blog.auth.models import ROLES, User, UserSession
-from blog.auth.services import deletion_state, revoke_all_sessions
+from blog.auth.services import revoke_all_sessions, soft_delete_user
 from blog.core.db import utcnow
 from blog.extensions import db
 from blog.outbox.events import emit
@@ -186,27 +186,7 @@ def delete_user(actor: User, target: User, *, retention: timedelta, ip: str | No
         raise StaffActionRefused("An administrator cannot be deleted; change the role first.")
     if target.deleted_at is not None:
         raise StaffActionRefused("This account is already deleted.")
-    now = utcnow()
-    old = deletion_state(target)
-    target.soft_delete(now=now, purge_after=now + retention)
-    ended = revoke_all_sessions(target.id)
-    record_audit(
-        actor_id=actor.id,
-        action="user.delete",
-        entity_type="user",
-        entity_id=target.id,
-        old=old,
-        new={**deletion_state(target), "sessions_ended": ended},
-        ip=ip,
-    )
-    emit(
-        "user.deleted",
-        aggregate_type="user",
-        aggregate_id=target.id,
-        data={"purge_after": (now + retention).isoformat(), "actor_id": str(actor.id)},
-    )
-    db.session.flush()
-    return now + retention
+    return soft_delete_user(target, actor_id=actor.id, retention=retention, ip=ip)
 
 
 def end_sessions(actor: User, target: User, *, ip: str | None) -> int:

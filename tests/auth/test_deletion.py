@@ -105,7 +105,10 @@ def test_delete_soft_deletes_ends_every_session_and_signs_out(app):
 
     [event] = events(app, "user.deleted")
     assert event.aggregate_id == str(user.id)
-    assert event.event_data == {"purge_after": user.purge_after.isoformat()}
+    assert event.event_data == {
+        "purge_after": user.purge_after.isoformat(),
+        "actor_id": str(user.id),
+    }
     [entry] = _audit(app, "user.delete")
     assert entry.actor_id == user.id
     assert entry.new_values["sessions_ended"] == 2

@@ -296,14 +296,19 @@ def delete_account(
 
     Raises WrongPassword. Returns when the data will be purged.
     """
-    if not user.has_password:
-        # An account that signs in only through Google proves intent by its user name; the
-        # session itself is the authentication.
-        if password.strip().lower() != user.user_name.lower():
-            raise WrongPassword("Type your user name exactly as shown to confirm.")
-    elif not verify_password(user.password_hash, password):
-        raise WrongPassword("The password is not right.")
+    confirm_identity(user, password)
     return soft_delete_user(user, actor_id=user.id, retention=retention, ip=ip)
+
+
+def confirm_identity(user: User, secret: str) -> None:
+    """Ask again before a sensitive change: the current password, or, for an account that
+    signs in only through Google (no password), its user name typed out — the session itself
+    is then the authentication, and the name proves intent. Raises WrongPassword."""
+    if not user.has_password:
+        if secret.strip().lower() != user.user_name.lower():
+            raise WrongPassword("Type your user name exactly as shown to confirm.")
+    elif not verify_password(user.password_hash, secret):
+        raise WrongPassword("The password is not right.")
 
 
 def soft_delete_user(
@@ -472,8 +477,7 @@ def request_email_change(user: User, *, password: str, new_email: str) -> str:
 
     Raises WrongPassword, SameEmail or AccountExists. Returns the normalised new address.
     """
-    if not verify_password(user.password_hash, password) or user.password_hash is None:
-        raise WrongPassword("The password is not right.")
+    confirm_identity(user, password)
     new_email = normalise_email(new_email)
     if new_email == user.email:
         raise SameEmail("This is already your email address.")

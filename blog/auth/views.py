@@ -326,6 +326,14 @@ def account():
 @limiter.limit(limit("reauth"), methods=["POST"], key_func=user_key)
 @require_user
 def change_password():
+    if not current_user.has_password:
+        # Nothing to change: a password is added through the reset mail (it proves the mailbox).
+        flash(
+            "Your account has no password yet: ask for a link by mail on the password reset "
+            "page to set one.",
+            "info",
+        )
+        return redirect_to(url_for("auth.account"))
     form = ChangePasswordForm(user_name=current_user.user_name, email=current_user.email)
     if form.validate_on_submit():
         current = current_session()
@@ -399,6 +407,8 @@ def delete_account():
 @require_user
 def change_email():
     form = ChangeEmailForm()
+    if not current_user.has_password:
+        form.password.label.text = f"Type your user name ({current_user.user_name}) to confirm"
     if form.validate_on_submit():
         try:
             new_email = services.request_email_change(

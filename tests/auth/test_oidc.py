@@ -464,3 +464,36 @@ def test_a_password_reset_gives_a_google_account_a_password(app, client, oidc_pr
         csrf_from="/login",
     )
     assert response.status_code == 302
+
+
+def test_a_google_only_account_changes_its_address_by_typing_its_user_name(
+    app, client, oidc_provider, smtp_server, run_jobs
+):
+    google_sign_in(client)
+    page = client.get("/account/email").get_data(as_text=True)
+    assert "Type your user name (grace) to confirm" in page
+
+    wrong = client.post_form(
+        "/account/email",
+        {"email": "new@example.com", "password": "nope"},
+        csrf_from="/account/email",
+    )
+    right = client.post_form(
+        "/account/email",
+        {"email": "new@example.com", "password": "grace"},
+        csrf_from="/account/email",
+    )
+
+    assert wrong.status_code == 422
+    assert right.status_code == 302
+    run_jobs()
+    assert [m["To"] for m in smtp_server.messages] == ["new@example.com"]
+
+
+def test_a_google_only_account_is_sent_to_the_reset_mail_for_a_password(client, oidc_provider):
+    google_sign_in(client)
+
+    response = client.get("/account/password")
+
+    assert response.status_code == 302
+    assert "no password yet" in client.get("/account").get_data(as_text=True)

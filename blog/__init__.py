@@ -116,7 +116,8 @@ def _init_extensions(app: Flask) -> None:
     import blog.notifications.models
     import blog.ops.models
     import blog.outbox.models
-    import blog.posts.models  # noqa: F401
+    import blog.posts.models
+    import blog.uploads.models  # noqa: F401
     from blog.outbox.events import init_outbox_hooks
     from blog.outbox.registry import load_handler_modules
 
@@ -157,6 +158,9 @@ def _register_blueprints(app: Flask) -> None:
     from blog.flags.views import bp as flags_bp
 
     app.register_blueprint(flags_bp)
+    from blog.uploads.views import bp as uploads_bp
+
+    app.register_blueprint(uploads_bp)
     init_comments(app)
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.

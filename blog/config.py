@@ -340,6 +340,41 @@ def _metrics(env: Mapping[str, str]) -> tuple[tuple[IPv4Network | IPv6Network, .
     return tuple(networks), token
 
 
+def _uploads(env: Mapping[str, str]) -> dict[str, object]:
+    """Where uploaded files live: the local disk (default) or an S3-compatible object store,
+    which a deployment with several web hosts needs (they must all see the same blobs)."""
+    backend = env.get("BLOG_UPLOADS_BACKEND", "").strip().lower() or "local"
+    if backend not in ("local", "s3"):
+        raise ConfigError(f"BLOG_UPLOADS_BACKEND={backend!r} is not 'local' or 's3'")
+    directory = env.get("BLOG_UPLOADS_DIR", "").strip()
+    config: dict[str, object] = {
+        "UPLOADS_BACKEND": backend,
+        "UPLOADS_DIR": Path(directory) if directory else VAR_DIR / "uploads",
+    }
+    if backend == "s3":
+        bucket = _require(env, "BLOG_S3_BUCKET", "the S3 storage backend needs a bucket name")
+        endpoint = env.get("BLOG_S3_ENDPOINT_URL", "").strip() or None
+        if endpoint:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"BLOG_S3_ENDPOINT_URL={endpoint!r} is not an http(s):// URL")
+        key_id = env.get("BLOG_S3_ACCESS_KEY_ID", "").strip() or None
+        secret = env.get("BLOG_S3_SECRET_ACCESS_KEY", "").strip() or None
+        if bool(key_id) != bool(secret):
+            raise ConfigError(
+                "BLOG_S3_ACCESS_KEY_ID and BLOG_S3_SECRET_ACCESS_KEY go together (or neither, "
+                "for boto3's own credential chain)"
+            )
+        config["UPLOADS_S3"] = {
+            "bucket": bucket,
+            "endpoint_url": endpoint,
+            "region_name": env.get("BLOG_S3_REGION", "").strip() or "us-east-1",
+            "aws_access_key_id": key_id,
+            "aws_secret_access_key": secret,
+        }
+    return config
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigError naming the first bad one."""
     env = os.environ if env is None else env
@@ -357,6 +392,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if environment == "testing" and env.get("BLOG_TEST_HANDLER_MODULES", "").strip():
         modules = env["BLOG_TEST_HANDLER_MODULES"].split(",")
         extra["OUTBOX_EXTRA_HANDLER_MODULES"] = tuple(m.strip() for m in modules if m.strip())
+    extra.update(_uploads(env))
     google_client_id, google_client_secret, google_discovery_url = _google(env)
     metrics_allow, metrics_token = _metrics(env)
     return Settings(

@@ -176,13 +176,21 @@ def _test_environ(
 
 @pytest.fixture(scope="session")
 def app(
-    database_url: str, redis_url: str, live_port: int, _oidc_server: OidcProvider
+    database_url: str,
+    redis_url: str,
+    live_port: int,
+    _oidc_server: OidcProvider,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Flask]:
     import flask_migrate
 
     app = create_app(
-        # The outbox tests' handlers, also in `flask worker` processes the tests start.
-        {"OUTBOX_EXTRA_HANDLER_MODULES": ("tests.outbox.handlers",)},
+        {
+            # The outbox tests' handlers, also in `flask worker` processes the tests start.
+            "OUTBOX_EXTRA_HANDLER_MODULES": ("tests.outbox.handlers",),
+            # Uploaded blobs go to a directory of this run, never var/uploads.
+            "UPLOADS_DIR": tmp_path_factory.mktemp("uploads") / "root",
+        },
         environ=_test_environ(database_url, redis_url, live_port, _oidc_server),
     )
     with app.app_context():

@@ -76,6 +76,11 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     # is optional and free-form.
     display_name: Mapped[str | None] = mapped_column(String(100))
     bio: Mapped[str | None] = mapped_column(Text)
+    # An uploaded avatar (blog/uploads); the generated SVG stands in while it is unset.
+    # use_alter: file_metadata refers back to users (its uploader).
+    avatar_file_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("file_metadata.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -30,6 +30,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "blog.auth.handlers",
     "blog.notifications.handlers",
     "blog.ops.handlers",
+    "blog.uploads.handlers",
 )
 
 

@@ -1,0 +1,1 @@
+"""Uploads and media: checked, deduplicated, re-encoded files served with access checks."""

@@ -72,7 +72,7 @@ def read_cursor() -> str | None:
     return cursor
 
 
-@bp.get("/posts/<slug>")
+@bp.get("/posts/<slug:slug>")
 def show(slug: str):
     post = get_post(slug)
     if post is None:
@@ -97,7 +97,7 @@ def tag_index():
     return render("posts/tags.html", tags=queries.tag_index())
 
 
-@bp.get("/tags/<slug>")
+@bp.get("/tags/<slug:slug>")
 def tag(slug: str):
     tag = queries.get_tag_by_slug(slug)
     if tag is None:
@@ -106,7 +106,7 @@ def tag(slug: str):
     return render("posts/tag.html", "page", tag=tag, page=page)
 
 
-@bp.get("/u/<user_name>/posts")
+@bp.get("/u/<slug:user_name>/posts")
 def author(user_name: str):
     author = queries.get_author(user_name)
     if author is None:
@@ -172,7 +172,7 @@ def feed():
     return _atom("Blog", _site_url("posts.feed"), _site_url("home.index"), page)
 
 
-@bp.get("/tags/<slug>/feed.atom")
+@bp.get("/tags/<slug:slug>/feed.atom")
 def tag_feed(slug: str):
     tag = queries.get_tag_by_slug(slug)
     if tag is None:
@@ -186,7 +186,7 @@ def tag_feed(slug: str):
     )
 
 
-@bp.get("/u/<user_name>/feed.atom")
+@bp.get("/u/<slug:user_name>/feed.atom")
 def author_feed(user_name: str):
     author = queries.get_author(user_name)
     if author is None:

@@ -87,6 +87,7 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> tuple[str, int]:
         log.error("database unavailable: %s", exc.orig)
+        _rollback_quietly()
         return render_error(503, "The database is unavailable. Please try again shortly.")
 
     @app.errorhandler(Exception)
@@ -94,6 +95,9 @@ def init_errors(app: Flask) -> None:
         if isinstance(exc, HTTPException):  # pragma: no cover - handled above
             raise exc
         log.exception("unhandled error")
+        # A failed statement leaves the session's transaction aborted; the error page (its nav
+        # reads the signed-in user and the badge) must not fail on it in turn.
+        _rollback_quietly()
         return render_error(500)
 
 
@@ -105,3 +109,12 @@ def _retry_after(exc: HTTPException) -> int:
         except Exception:  # noqa: BLE001 - a missing figure must not break the 429 page
             return 60
     return 60
+
+
+def _rollback_quietly() -> None:
+    from blog.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:
+        log.debug("rollback after an error failed", exc_info=True)

@@ -23,7 +23,10 @@ def upgrade():
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("content_html", sa.Text(), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
@@ -41,7 +44,10 @@ def upgrade():
             ["post_id"], ["posts.id"], name=op.f("fk_comments_post_id_posts"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["author_id"], ["users.id"], name=op.f("fk_comments_author_id_users"), ondelete="SET NULL"
+            ["author_id"],
+            ["users.id"],
+            name=op.f("fk_comments_author_id_users"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["removed_by_id"],

@@ -25,12 +25,17 @@ def upgrade():
         sa.Column("reporter_id", sa.UUID(), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolution", sa.String(length=20), nullable=True),
         sa.Column("resolved_by_id", sa.UUID(), nullable=True),
-        sa.CheckConstraint("num_nonnulls(post_id, comment_id) = 1", name=op.f("ck_flags_one_target")),
+        sa.CheckConstraint(
+            "num_nonnulls(post_id, comment_id) = 1", name=op.f("ck_flags_one_target")
+        ),
         sa.CheckConstraint(
             "resolution IS NULL OR resolution IN ('agreed', 'disagreed', 'ignored')",
             name=op.f("ck_flags_resolution"),
@@ -51,7 +56,10 @@ def upgrade():
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["reporter_id"], ["users.id"], name=op.f("fk_flags_reporter_id_users"), ondelete="CASCADE"
+            ["reporter_id"],
+            ["users.id"],
+            name=op.f("fk_flags_reporter_id_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["resolved_by_id"],

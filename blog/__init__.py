@@ -111,6 +111,7 @@ def _init_extensions(app: Flask) -> None:
     # Models must be imported so Alembic and relationship() see every table.
     import blog.audit.models
     import blog.auth.models
+    import blog.chat.models
     import blog.comments.models
     import blog.flags.models
     import blog.notifications.models

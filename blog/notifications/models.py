@@ -34,6 +34,7 @@ Kind = Literal[
     "post_archived",
     "comment_removed",
     "account_suspended",
+    "chat_message",
 ]
 KINDS: tuple[Kind, ...] = (
     "comment_on_post",
@@ -42,6 +43,7 @@ KINDS: tuple[Kind, ...] = (
     "post_archived",
     "comment_removed",
     "account_suspended",
+    "chat_message",
 )
 TYPES = ("email", "push", "websocket")
 IN_APP = "websocket"  # the original design's name for the in-app channel

@@ -42,6 +42,7 @@ KIND_LABELS: dict[str, str] = {
     "post_archived": "Your post archived by a moderator",
     "comment_removed": "Your comment removed by a moderator",
     "account_suspended": "Your account suspended",
+    "chat_message": "Chat messages while you are away",
 }
 DEFAULTS: dict[tuple[str, str], bool] = {
     **{(kind, "in_app"): True for kind in KINDS},

@@ -162,7 +162,12 @@ def _register_blueprints(app: Flask) -> None:
     from blog.uploads.views import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)
+    from blog.chat.views import bp as chat_bp
+    from blog.chat.views import init_chat
+
+    app.register_blueprint(chat_bp)
     init_comments(app)
+    init_chat(app)
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.
     if app.config["ENV_NAME"] in ("development", "testing"):

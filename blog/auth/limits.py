@@ -33,6 +33,8 @@ LIMIT_DEFAULTS = {
     "flag": "20/hour",
     "post": "10/hour;50/day",  # new posts saved (blog/posts/editor.py)
     "preview": "120/minute",  # the editor's live preview and tag suggestions
+    "chat_send": "20/10seconds;1000/hour",  # chat messages, by POST or over the websocket
+    "chat_start": "30/hour",  # new conversations
 }
 
 
@@ -72,6 +74,26 @@ def limit(name: str) -> Callable[[], str]:
     if name not in LIMIT_DEFAULTS:
         raise KeyError(f"no rate limit named {name!r}")
     return lambda: limit_for(name)
+
+
+def hit(name: str, key: str) -> bool:
+    """Count one use of limit `name` by `key` where no decorator can (a websocket message).
+
+    False when over the limit. The counts live in the limiter's storage, so a POST and a socket
+    message of the same action share them. If that storage is unreachable, the action is
+    allowed (as the decorators do): a Redis outage must not stop the site.
+    """
+    from blog.extensions import limiter
+
+    allowed = True
+    try:
+        for item in parse_many(limit_for(name)):
+            # Every window counts the hit, even after one is already over.
+            allowed = limiter.limiter.hit(item, name, key) and allowed
+    except Exception as exc:  # noqa: BLE001 - the storage's errors vary by backend
+        log.warning("rate limit %s could not be counted: %s", name, exc)
+        return True
+    return allowed
 
 
 def login_email_key() -> str:

@@ -16,9 +16,12 @@ Publishing is a side effect: call `publish_to_user` only after the commit that m
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -43,6 +46,16 @@ BACKOFF_SECONDS = (0.5, 1, 2, 4, 8)  # then 8 s until Redis answers again
 
 SessionCheck = Callable[[list[uuid.UUID]], set[uuid.UUID]]
 StatusRenderer = Callable[[bool], str]
+ClientHandler = Callable[["LiveSocket", dict[str, Any]], None]
+_CLIENT_HANDLERS: dict[str, ClientHandler] = {}
+
+# Presence: one sorted set per user, `blog:presence:<uuid>`, whose members are the web
+# processes holding a socket of theirs, scored by when that claim expires. A process refreshes
+# its claims every PRESENCE_REFRESH_SECONDS and withdraws one when the user's last local socket
+# closes; a process that dies stops refreshing, and its claims lapse after PRESENCE_TTL_SECONDS.
+PRESENCE_PREFIX = "blog:presence:"
+PRESENCE_TTL_SECONDS = 60
+PRESENCE_REFRESH_SECONDS = 20
 
 
 def channel_for(user_id: uuid.UUID | str) -> str:
@@ -84,6 +97,9 @@ class LiveSocket:
         self.session_id = session_id
         self._lock = threading.Lock()
         self.closed = False
+        # What the tab told us (conversations it shows), and per-socket throttles.
+        self.topics: set[str] = set()
+        self.state: dict[str, Any] = {}
         # A stalled client must not hold the listener thread for long: bound each send (the
         # reader thread is unaffected, it selects before it reads).
         raw = getattr(ws, "sock", None)
@@ -115,6 +131,64 @@ class LiveSocket:
                 self.ws.close(reason=code, message=reason)
 
 
+def on_client_message(message_type: str) -> Callable[[ClientHandler], ClientHandler]:
+    """Register the handler of one kind of JSON message a tab sends (`{"type": ...}`)."""
+
+    def decorator(fn: ClientHandler) -> ClientHandler:
+        _CLIENT_HANDLERS[message_type] = fn
+        return fn
+
+    return decorator
+
+
+def dispatch(live: LiveSocket, raw: str | bytes) -> None:
+    """Handle one message from a tab, in its socket's thread (inside the handshake's app
+    context). Anything malformed or unknown is ignored; a handler's failure is logged and
+    rolled back, never the end of the socket. The pooled connection goes back after each."""
+    from blog.extensions import db
+
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return
+    if not isinstance(data, dict):
+        return
+    handler = _CLIENT_HANDLERS.get(str(data.get("type", "")))
+    if handler is None:
+        return
+    try:
+        handler(live, data)
+    except Exception:  # one bad message must not end the socket
+        log.exception("live: handler of %r failed", data.get("type"))
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+    finally:
+        db.session.remove()
+
+
+def presence_key(user_id: uuid.UUID | str) -> str:
+    return f"{PRESENCE_PREFIX}{user_id}"
+
+
+def online(user_ids: Iterable[uuid.UUID | str]) -> set[str]:
+    """Which of these users have an open tab on some web process (one round trip)."""
+    from blog.core.redis import get_redis
+
+    ids = [str(u) for u in user_ids]
+    if not ids:
+        return set()
+    now = time.time()
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for user_id in ids:
+            pipe.zcount(presence_key(user_id), now, "+inf")
+        counts = pipe.execute()
+    except RedisError as exc:
+        log.warning("live: presence unavailable: %s", exc)
+        return set()
+    return {user_id for user_id, count in zip(ids, counts, strict=True) if count}
+
+
 class LiveHub:
     """This process's sockets, the Redis listener and the session watchdog (one per app)."""
 
@@ -128,6 +202,8 @@ class LiveHub:
         self.session_check: SessionCheck | None = None
         self.render_status: StatusRenderer = _default_status
         self.check_interval = float(app.config.get("LIVE_SESSION_CHECK_SECONDS", 2.0))
+        # This process's name in the presence sets.
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # ------------------------------------------------------------------ sockets
 
@@ -135,14 +211,19 @@ class LiveHub:
         with self._lock:
             self._sockets.setdefault(str(live.user_id), set()).add(live)
         self._ensure_started()
+        self._claim([str(live.user_id)])
 
     def unregister(self, live: LiveSocket) -> None:
         with self._lock:
             sockets = self._sockets.get(str(live.user_id))
+            last = False
             if sockets is not None:
                 sockets.discard(live)
                 if not sockets:
                     del self._sockets[str(live.user_id)]
+                    last = True
+        if last:
+            self._withdraw(str(live.user_id))
 
     def sockets(self, user_id: uuid.UUID | str | None = None) -> list[LiveSocket]:
         with self._lock:
@@ -168,7 +249,11 @@ class LiveHub:
             if self._started:
                 return
             self._started = True
-        for target, name in ((self._listen, "live-listener"), (self._watch, "live-sessions")):
+        for target, name in (
+            (self._listen, "live-listener"),
+            (self._watch, "live-sessions"),
+            (self._refresh_presence, "live-presence"),
+        ):
             threading.Thread(target=target, name=name, daemon=True).start()
 
     def stop(self) -> None:
@@ -234,6 +319,43 @@ class LiveHub:
             return
         for live in self.sockets():
             live.send(html)
+
+    # ------------------------------------------------------------------ presence
+
+    def _claim(self, user_ids: list[str]) -> None:
+        from blog.core.redis import get_redis
+
+        if not user_ids:
+            return
+        expires = time.time() + PRESENCE_TTL_SECONDS
+        try:
+            pipe = get_redis().pipeline(transaction=False)
+            for user_id in user_ids:
+                key = presence_key(user_id)
+                pipe.zadd(key, {self.token: expires})
+                pipe.zremrangebyscore(key, "-inf", time.time())
+                pipe.expire(key, PRESENCE_TTL_SECONDS)
+            pipe.execute()
+        except RedisError as exc:
+            log.warning("live: could not record presence: %s", exc)
+
+    def _withdraw(self, user_id: str) -> None:
+        from blog.core.redis import get_redis
+
+        try:
+            get_redis().zrem(presence_key(user_id), self.token)
+        except RedisError as exc:
+            log.warning("live: could not withdraw presence: %s", exc)
+
+    def _refresh_presence(self) -> None:
+        while not self._stop.wait(PRESENCE_REFRESH_SECONDS):
+            with self._lock:
+                users = list(self._sockets)
+            try:
+                with self.app.app_context():
+                    self._claim(users)
+            except Exception:  # pragma: no cover - never let the thread die
+                log.exception("live: presence refresh failed")
 
     def _watch(self) -> None:
         while not self._stop.wait(self.check_interval):

@@ -1,4 +1,4 @@
-"""/ws: the live channel of a signed-in tab (badge, toasts; chat later).
+"""/ws: the live channel of a signed-in tab (badge, toasts, chat).
 
 Security boundary: the handshake is refused with 403 BEFORE the upgrade unless its Origin is
 exactly this site's (browsers send Origin on every websocket handshake, and cookies ride along
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from blog.auth.models import User, UserSession
 from blog.auth.sessions import current_session
 from blog.core.db import utcnow
-from blog.core.live import LiveSocket, get_hub, init_live
+from blog.core.live import LiveSocket, dispatch, get_hub, init_live
 from blog.extensions import db, sock
 
 bp = Blueprint("live", __name__)
@@ -81,8 +81,11 @@ def socket(ws: Any) -> None:
         # Let the listener subscribe (lazily started), then say whether live updates work.
         hub.subscribed.wait(timeout=1.0)
         live.send(hub.status_html())
-        # The receive loop notices a client that left; what clients send is not used.
+        # The receive loop notices a client that left, and hands what the tab sends (chat
+        # messages, typing, reads: blog.core.live.dispatch) to its handler.
         while not live.closed:
-            ws.receive(timeout=5)
+            data = ws.receive(timeout=5)
+            if data is not None:
+                dispatch(live, data)
     finally:
         hub.unregister(live)

@@ -106,6 +106,20 @@ def _settings() -> dict[str, Setting]:
                 },
             ),
             Setting(
+                "chat",
+                "Chat: the longest message in characters (at most 4000), and the quiet period in "
+                "minutes: someone away gets at most one notice per conversation per period.",
+                {"max_message_chars": 4000, "quiet_minutes": 15},
+                {
+                    "type": "object",
+                    "properties": {
+                        "max_message_chars": {"type": "integer", "minimum": 1, "maximum": 4000},
+                        "quiet_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
+                    },
+                    "additionalProperties": False,
+                },
+            ),
+            Setting(
                 "moderation",
                 "Flags: content is hidden once this many different readers flag it, until a "
                 "moderator decides.",

@@ -28,6 +28,7 @@ RETRY_INTERVALS = (1, 2, 4, 8, 16)
 # Feature modules whose import registers handlers. A feature adds its own here.
 HANDLER_MODULES: tuple[str, ...] = (
     "blog.auth.handlers",
+    "blog.chat.handlers",
     "blog.notifications.handlers",
     "blog.ops.handlers",
     "blog.uploads.handlers",

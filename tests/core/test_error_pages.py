@@ -55,9 +55,7 @@ def test_failures_get_friendly_pages(failing_app, path, status, message):
     assert "<html" not in fragment.get_data(as_text=True)
 
 
-def test_a_failed_statement_still_gets_the_error_page_for_a_signed_in_user(
-    failing_app, sign_in
-):
+def test_a_failed_statement_still_gets_the_error_page_for_a_signed_in_user(failing_app, sign_in):
     """The page's nav reads the user and the unread badge: after an aborted transaction
     the session is rolled back first, or the error page itself would fail."""
     from tests.conftest import new_client

@@ -1,0 +1,575 @@
+"""Chat: starting conversations, membership, sending and reading messages.
+
+Each change is one transaction: the view (or the socket handler) commits. A sent message is
+persisted, with its `message.sent` event in the outbox, before anyone is told; the live
+fragments go out after the commit (blog/chat/live.py), to the participants as they are at that
+moment, so a removed member stops receiving at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on, insert
+
+from blog.auth.models import User
+from blog.chat.models import BODY_MAX, TITLE_MAX, Conversation, ConversationParticipant, Message
+from blog.core.db import utcnow
+from blog.core.oncommit import call_after_commit
+from blog.core.pagination import decode_cursor, encode_cursor
+from blog.extensions import db
+from blog.outbox.events import emit
+
+PAGE_SIZE = 50
+GROUP_MAX_MEMBERS = 500
+BADGE_CAP = 99
+
+
+class ChatRefused(ValueError):
+    """The change cannot be made; the message says why, in words for the person."""
+
+
+class SendRateLimited(ChatRefused):
+    """Too many messages too fast (the `chat_send` rate limit)."""
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def participant(conversation_id: uuid.UUID, user_id: uuid.UUID) -> ConversationParticipant | None:
+    return db.session.scalar(
+        select(ConversationParticipant).where(
+            ConversationParticipant.conversation_id == conversation_id,
+            ConversationParticipant.user_id == user_id,
+        )
+    )
+
+
+def participant_ids(conversation_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        db.session.scalars(
+            select(ConversationParticipant.user_id).where(
+                ConversationParticipant.conversation_id == conversation_id
+            )
+        )
+    )
+
+
+def members(conversation_id: uuid.UUID) -> list[ConversationParticipant]:
+    """The participants with their users, owners first, then by who joined first."""
+    from sqlalchemy.orm import joinedload
+
+    role_order = func.array_position(
+        func.array(select(func.unnest(["owner", "admin", "member"])).scalar_subquery()),
+        ConversationParticipant.role,
+    )
+    return list(
+        db.session.scalars(
+            select(ConversationParticipant)
+            .where(ConversationParticipant.conversation_id == conversation_id)
+            .options(joinedload(ConversationParticipant.user))
+            .order_by(role_order, ConversationParticipant.joined_at, ConversationParticipant.id)
+        )
+    )
+
+
+def usable(user: User | None) -> bool:
+    """Someone who can be messaged: an active account that is not deleted."""
+    return user is not None and user.deleted_at is None and user.status == "active"
+
+
+def find_users(names: list[str]) -> tuple[list[User], list[str]]:
+    """The users named (case-insensitive), and the names that match nobody who can chat."""
+    wanted = {n.strip().lstrip("@").lower(): n.strip() for n in names if n.strip()}
+    if not wanted:
+        return [], []
+    found = list(
+        db.session.scalars(select(User).where(func.lower(User.user_name).in_(list(wanted))))
+    )
+    found = [u for u in found if usable(u)]
+    known = {u.user_name.lower() for u in found}
+    return found, [name for key, name in wanted.items() if key not in known]
+
+
+def search_users(query: str, *, exclude: uuid.UUID, limit: int = 8) -> list[User]:
+    """Autocomplete: people whose user name starts with `query` (then contains it)."""
+    q = query.strip().lstrip("@").replace("\x00", "")
+    if not q:
+        return []
+    pattern = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    name = func.lower(User.user_name)
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                name.like(f"%{pattern}%", escape="\\"),
+                User.id != exclude,
+                User.deleted_at.is_(None),
+                User.status == "active",
+            )
+            .order_by(name.like(f"{pattern}%", escape="\\").desc(), name)
+            .limit(limit)
+        )
+    )
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def start_direct(me: User, other: User) -> Conversation:
+    """The one direct conversation between two people, made on first use.
+
+    Two people starting it at the same moment get the same conversation: the ordered pair is
+    unique and the insert does nothing on conflict.
+    """
+    if other.id == me.id:
+        raise ChatRefused("You cannot start a conversation with yourself.")
+    if not usable(other):
+        raise ChatRefused(f"{other.user_name} cannot receive messages.")
+    low, high = sorted((me.id, other.id), key=lambda u: u.bytes)
+    # PostgreSQL compares uuids bytewise, as sorted() on .bytes does: the check holds.
+    new_id = db.session.scalar(
+        insert(Conversation)
+        .values(kind="direct", direct_low=low, direct_high=high, created_by_id=me.id)
+        .on_conflict_do_nothing(constraint="uq_conversations_direct_pair")
+        .returning(Conversation.id)
+    )
+    if new_id is not None:
+        _add_participants(new_id, [(me.id, "member"), (other.id, "member")])
+    conversation = db.session.scalar(
+        select(Conversation).where(Conversation.direct_low == low, Conversation.direct_high == high)
+    )
+    assert conversation is not None
+    return conversation
+
+
+def create_group(owner: User, title: str, invited: list[User]) -> Conversation:
+    title = _clean_title(title)
+    others = {u.id: u for u in invited if u.id != owner.id and usable(u)}
+    if len(others) + 1 > GROUP_MAX_MEMBERS:
+        raise ChatRefused(f"A group has at most {GROUP_MAX_MEMBERS} members.")
+    conversation = Conversation(kind="group", title=title, created_by_id=owner.id)
+    db.session.add(conversation)
+    db.session.flush()
+    _add_participants(conversation.id, [(owner.id, "owner"), *((u, "member") for u in others)])
+    return conversation
+
+
+def _add_participants(conversation_id: uuid.UUID, people: list[tuple[uuid.UUID, str]]) -> int:
+    if not people:
+        return 0
+    rows = [{"conversation_id": conversation_id, "user_id": u, "role": r} for u, r in people]
+    result = db.session.execute(
+        insert(ConversationParticipant)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"])
+        .returning(ConversationParticipant.user_id)
+    )
+    return len(result.all())
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join((title or "").replace("\x00", "").split())
+    if not title:
+        raise ChatRefused("A group needs a title.")
+    if len(title) > TITLE_MAX:
+        raise ChatRefused(f"A title has at most {TITLE_MAX} characters.")
+    return title
+
+
+# --------------------------------------------------------------------------- membership
+
+
+def _require_manager(conversation: Conversation, actor: ConversationParticipant) -> None:
+    if not conversation.is_group:
+        raise ChatRefused("A direct conversation has no members to manage.")
+    if not actor.can_manage:
+        raise ChatRefused("Only the group's owners and admins can do that.")
+
+
+def add_members(
+    conversation: Conversation, actor: ConversationParticipant, users: list[User]
+) -> list[User]:
+    _require_manager(conversation, actor)
+    current = set(participant_ids(conversation.id))
+    new = [u for u in {u.id: u for u in users}.values() if u.id not in current and usable(u)]
+    if len(current) + len(new) > GROUP_MAX_MEMBERS:
+        raise ChatRefused(f"A group has at most {GROUP_MAX_MEMBERS} members.")
+    _add_participants(conversation.id, [(u.id, "member") for u in new])
+    return new
+
+
+def remove_member(
+    conversation: Conversation, actor: ConversationParticipant, target: ConversationParticipant
+) -> None:
+    _require_manager(conversation, actor)
+    if target.user_id == actor.user_id:
+        raise ChatRefused("To go, leave the group.")
+    if target.role == "owner" and actor.role != "owner":
+        raise ChatRefused("Only an owner can remove an owner.")
+    db.session.delete(target)
+    db.session.flush()
+    _after_membership_change(conversation.id, [target.user_id])
+
+
+def set_role(
+    conversation: Conversation,
+    actor: ConversationParticipant,
+    target: ConversationParticipant,
+    role: str,
+) -> None:
+    if not conversation.is_group:
+        raise ChatRefused("A direct conversation has no roles.")
+    if actor.role != "owner":
+        raise ChatRefused("Only an owner can change roles.")
+    if role not in ("owner", "admin", "member"):
+        raise ChatRefused("Unknown role.")
+    if target.user_id == actor.user_id and role != "owner" and _owner_count(conversation.id) == 1:
+        raise ChatRefused("Make someone else an owner first.")
+    target.role = role
+
+
+def leave(conversation: Conversation, me: ConversationParticipant) -> bool:
+    """Leave a group. The last owner's leaving makes the longest-standing member the owner;
+    the last person's leaving deletes the conversation. True when the conversation is gone."""
+    if not conversation.is_group:
+        raise ChatRefused("A direct conversation cannot be left.")
+    was_owner = me.role == "owner"
+    db.session.delete(me)
+    db.session.flush()
+    remaining = db.session.scalars(
+        select(ConversationParticipant)
+        .where(ConversationParticipant.conversation_id == conversation.id)
+        .order_by(ConversationParticipant.joined_at, ConversationParticipant.id)
+        .with_for_update()
+    ).all()
+    if not remaining:
+        db.session.delete(conversation)
+        return True
+    if was_owner and not any(p.role == "owner" for p in remaining):
+        remaining[0].role = "owner"
+    _after_membership_change(conversation.id, [me.user_id])
+    return False
+
+
+def rename(conversation: Conversation, actor: ConversationParticipant, title: str) -> None:
+    _require_manager(conversation, actor)
+    conversation.title = _clean_title(title)
+
+
+def _owner_count(conversation_id: uuid.UUID) -> int:
+    return int(
+        db.session.scalar(
+            select(func.count()).where(
+                ConversationParticipant.conversation_id == conversation_id,
+                ConversationParticipant.role == "owner",
+            )
+        )
+        or 0
+    )
+
+
+def _after_membership_change(conversation_id: uuid.UUID, gone: list[uuid.UUID]) -> None:
+    """Those who left or were removed: their open tabs drop the conversation after commit."""
+    from blog.chat.live import publish_removed
+
+    call_after_commit(lambda: publish_removed(conversation_id, gone))
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def max_message_chars() -> int:
+    from blog.ops.runtime import get_setting
+
+    configured = get_setting("chat").get("max_message_chars", BODY_MAX)
+    return min(int(configured), BODY_MAX) if isinstance(configured, int) else BODY_MAX
+
+
+def clean_body(body: str) -> str:
+    """The text as it will be stored: NULs dropped, trailing space trimmed; refused if empty
+    or too long (the limit is the `chat` setting's, at most 4000)."""
+    text = (body or "").replace("\x00", "").replace("\r\n", "\n").strip()
+    if not text:
+        raise ChatRefused("Write a message first.")
+    limit = max_message_chars()
+    if len(text) > limit:
+        raise ChatRefused(f"A message has at most {limit} characters (this one has {len(text)}).")
+    return text
+
+
+def send_message(
+    conversation: Conversation,
+    sender: User,
+    body: str,
+    *,
+    kind: str = "text",
+    file_id: uuid.UUID | None = None,
+) -> Message:
+    """Persist a message (and its outbox event); the live fragments go out after commit.
+
+    The caller has checked that `sender` participates. Rate limited per sender.
+    """
+    from blog.auth.limits import hit
+
+    if not hit("chat_send", f"user:{sender.id}"):
+        raise SendRateLimited("You are sending messages too fast. Wait a moment and try again.")
+    if kind == "text":
+        text = clean_body(body)
+    else:
+        text = (body or "").replace("\x00", "").strip()[: max_message_chars()]
+        if file_id is None:
+            raise ChatRefused("Attach a file first.")
+    now = utcnow()
+    message = Message(
+        conversation_id=conversation.id,
+        sender_id=sender.id,
+        kind=kind,
+        body=text,
+        file_id=file_id,
+        created_at=now,
+    )
+    db.session.add(message)
+    # Not the ORM object (it may be stale in a long-lived socket's session): one UPDATE each.
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(last_message_at=func.greatest(Conversation.last_message_at, now))
+    )
+    db.session.execute(
+        update(ConversationParticipant)
+        .where(
+            ConversationParticipant.conversation_id == conversation.id,
+            ConversationParticipant.user_id == sender.id,
+        )
+        .values(last_read_at=func.greatest(ConversationParticipant.last_read_at, now))
+    )
+    db.session.flush()
+    emit(
+        "message.sent",
+        aggregate_type="conversation",
+        aggregate_id=conversation.id,
+        data={"message_id": str(message.id), "sender_id": str(sender.id), "kind": kind},
+    )
+    from blog.chat.live import publish_message
+
+    message_id = message.id
+    call_after_commit(lambda: publish_message(message_id))
+    return message
+
+
+@dataclass(frozen=True)
+class History:
+    messages: list[Message]  # oldest first, as shown
+    older: str | None  # cursor for "load older", None at the beginning
+
+
+def history(
+    conversation_id: uuid.UUID, before: str | None = None, size: int = PAGE_SIZE
+) -> History:
+    """The newest `size` messages (before the cursor's), oldest first for display."""
+    from sqlalchemy.orm import joinedload
+
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .options(joinedload(Message.sender))
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(size + 1)
+    )
+    position = decode_cursor(before)
+    if position is not None:
+        from sqlalchemy import tuple_
+
+        query = query.where(tuple_(Message.created_at, Message.id) < tuple_(*position))
+    rows = list(db.session.scalars(query))
+    more = len(rows) > size
+    rows = rows[:size]
+    older = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    rows.reverse()
+    return History(rows, older)
+
+
+def newer(conversation_id: uuid.UUID, after: str | None, size: int = 200) -> list[Message]:
+    """Messages after the cursor's, oldest first: what a tab missed while its socket or Redis
+    was away (it asks again if it gets `size`)."""
+    from sqlalchemy import tuple_
+    from sqlalchemy.orm import joinedload
+
+    position = decode_cursor(after)
+    if position is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                tuple_(Message.created_at, Message.id) > tuple_(*position),
+            )
+            .options(joinedload(Message.sender))
+            .order_by(Message.created_at, Message.id)
+            .limit(size)
+        )
+    )
+
+
+def cursor_of(message: Message) -> str:
+    return encode_cursor(message.created_at, message.id)
+
+
+def mark_read(conversation_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Everything up to now is read (one UPDATE; never moves backwards)."""
+    now = utcnow()
+    db.session.execute(
+        update(ConversationParticipant)
+        .where(
+            ConversationParticipant.conversation_id == conversation_id,
+            ConversationParticipant.user_id == user_id,
+        )
+        .values(
+            last_read_at=func.greatest(
+                func.coalesce(ConversationParticipant.last_read_at, now), now
+            )
+        )
+    )
+
+
+# --------------------------------------------------------------------------- unread
+
+
+def _unread_condition(p: Any) -> Any:
+    return and_(
+        Message.conversation_id == p.conversation_id,
+        Message.created_at > func.coalesce(p.last_read_at, p.joined_at),
+        Message.sender_id.is_distinct_from(p.user_id),
+    )
+
+
+def unread_counts(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Unread messages of each of these users, over all their conversations (one statement)."""
+    if not user_ids:
+        return {}
+    p = ConversationParticipant
+    rows = db.session.execute(
+        select(p.user_id, func.count(Message.id))
+        .join(Message, _unread_condition(p))
+        .where(p.user_id.in_(user_ids))
+        .group_by(p.user_id)
+    ).all()
+    return {user_id: int(count) for user_id, count in rows}
+
+
+def unread_total(user_id: uuid.UUID) -> int:
+    """The navigation's count: unread messages in all conversations, up to BADGE_CAP + 1."""
+    p = ConversationParticipant
+    capped = (
+        select(Message.id)
+        .select_from(p)
+        .join(Message, _unread_condition(p))
+        .where(p.user_id == user_id)
+        .limit(BADGE_CAP + 1)
+        .subquery()
+    )
+    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    conversation: Conversation
+    name: str  # the group's title, or the other person's user name
+    other: User | None  # a direct conversation's other person
+    last_body: str | None
+    last_kind: str | None
+    last_sender: str | None
+    last_at: datetime
+    unread: int
+
+
+def conversation_list(user_id: uuid.UUID, limit: int = 100) -> list[ConversationSummary]:
+    """The chat page's list: newest activity first, with the last message and unread counts.
+
+    Three statements whatever the number of conversations.
+    """
+    p = ConversationParticipant
+    unread = (
+        select(func.count(Message.id))
+        .where(_unread_condition(p))
+        .correlate(p)
+        .scalar_subquery()
+        .label("unread")
+    )
+    rows = db.session.execute(
+        select(Conversation, unread)
+        .join(p, and_(p.conversation_id == Conversation.id, p.user_id == user_id))
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    ids = [c.id for c, _ in rows]
+    # The newest message of each (DISTINCT ON walks the history index once per conversation).
+    last = {
+        m.conversation_id: m
+        for m in db.session.scalars(
+            select(Message)
+            .where(Message.conversation_id.in_(ids))
+            .ext(distinct_on(Message.conversation_id))
+            .order_by(Message.conversation_id, Message.created_at.desc(), Message.id.desc())
+        )
+    }
+    # The other person of each direct conversation, and the senders' names.
+    wanted_users: set[uuid.UUID] = set()
+    for c, _ in rows:
+        if c.kind == "direct":
+            wanted_users.add(c.direct_high if c.direct_low == user_id else c.direct_low)
+    wanted_users.update(m.sender_id for m in last.values() if m.sender_id is not None)
+    users = {
+        u.id: u
+        for u in (
+            db.session.scalars(select(User).where(User.id.in_(wanted_users)))
+            if wanted_users
+            else []
+        )
+    }
+    summaries = []
+    for c, count in rows:
+        other = None
+        if c.kind == "direct":
+            other = users.get(c.direct_high if c.direct_low == user_id else c.direct_low)
+        m = last.get(c.id)
+        sender = users.get(m.sender_id) if m is not None and m.sender_id is not None else None
+        summaries.append(
+            ConversationSummary(
+                conversation=c,
+                name=c.title or display_name(other),
+                other=other,
+                last_body=m.body if m is not None else None,
+                last_kind=m.kind if m is not None else None,
+                last_sender=display_name(sender) if m is not None else None,
+                last_at=m.created_at if m is not None else c.last_message_at,
+                unread=int(count or 0),
+            )
+        )
+    return summaries
+
+
+def display_name(user: User | None) -> str:
+    if user is None or user.deleted_at is not None:
+        return "deleted user"
+    return user.user_name
+
+
+def conversation_name(conversation: Conversation, viewer_id: uuid.UUID) -> str:
+    if conversation.title:
+        return conversation.title
+    other_id = (
+        conversation.direct_high
+        if conversation.direct_low == viewer_id
+        else conversation.direct_low
+    )
+    other = db.session.get(User, other_id) if other_id else None
+    return display_name(other)

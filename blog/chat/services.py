@@ -316,6 +316,8 @@ def send_message(
     """
     from blog.auth.limits import hit
 
+    if not sender.is_verified:
+        raise ChatRefused("Confirm your email address before sending messages.")
     if not hit("chat_send", f"user:{sender.id}"):
         raise SendRateLimited("You are sending messages too fast. Wait a moment and try again.")
     if kind == "text":
@@ -463,7 +465,7 @@ def unread_counts(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return {user_id: int(count) for user_id, count in rows}
 
 
-def unread_total(user_id: uuid.UUID) -> int:
+def unread_total_query(user_id: uuid.UUID) -> Any:
     """The navigation's count: unread messages in all conversations, up to BADGE_CAP + 1."""
     p = ConversationParticipant
     capped = (
@@ -474,7 +476,11 @@ def unread_total(user_id: uuid.UUID) -> int:
         .limit(BADGE_CAP + 1)
         .subquery()
     )
-    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+    return select(func.count()).select_from(capped)
+
+
+def unread_total(user_id: uuid.UUID) -> int:
+    return int(db.session.scalar(unread_total_query(user_id)) or 0)
 
 
 @dataclass(frozen=True)

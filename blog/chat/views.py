@@ -4,6 +4,7 @@ when it is open. Thin: parse, check, call a service, commit, respond."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from flask import Blueprint, Flask, abort, flash, render_template, request, url_
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from blog.auth.access import require_user, require_verified
 from blog.auth.limits import limit, user_key
@@ -34,23 +36,36 @@ from blog.core.live import online
 from blog.extensions import db, limiter
 
 bp = Blueprint("chat", __name__, url_prefix="/chat")
+log = logging.getLogger(__name__)
 
 
 def init_chat(app: Flask) -> None:
-    app.jinja_env.globals["chat_badge_count"] = _badge_count
+    app.jinja_env.globals["nav_counts"] = nav_counts
     app.jinja_env.filters["chat_text"] = chat_text
     app.jinja_env.filters["chat_sender_name"] = services.display_name
     app.jinja_env.filters["chat_cursor"] = services.cursor_of
 
 
-def _badge_count() -> int:
+def nav_counts() -> dict[str, int]:
+    """The navigation's two badges, unread notifications and unread chat messages, in one
+    statement (every signed-in page shows them)."""
+    from blog.notifications.services import unread_count_query
+
     if not current_user.is_authenticated:
-        return 0
+        return {"notifications": 0, "chat": 0}
     try:
-        return services.unread_total(current_user.id)
-    except Exception:  # noqa: BLE001 - the badge must never break an error page
-        db.session.rollback()
-        return 0
+        row = db.session.execute(
+            select(
+                unread_count_query(current_user.id).scalar_subquery(),
+                services.unread_total_query(current_user.id).scalar_subquery(),
+            )
+        ).one()
+    except SQLAlchemyError as exc:
+        # An error page after a failed statement renders the nav too: the badges must not
+        # turn it into a bare 500. They are hidden instead.
+        log.warning("navigation badges unavailable: %s", exc)
+        return {"notifications": 0, "chat": 0}
+    return {"notifications": int(row[0] or 0), "chat": int(row[1] or 0)}
 
 
 # --------------------------------------------------------------------------- rendering

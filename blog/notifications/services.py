@@ -251,8 +251,8 @@ def site_path(endpoint: str, **values: Any) -> str:
 # --------------------------------------------------------------------------- inbox
 
 
-def unread_count(user_id: uuid.UUID) -> int:
-    """Unread in-app notifications, up to BADGE_CAP + 1 (one COUNT on the partial index)."""
+def unread_count_query(user_id: uuid.UUID) -> Any:
+    """The COUNT of unread in-app notifications, up to BADGE_CAP + 1 (on the partial index)."""
     capped = (
         select(Notification.id)
         .where(
@@ -263,7 +263,12 @@ def unread_count(user_id: uuid.UUID) -> int:
         .limit(BADGE_CAP + 1)
         .subquery()
     )
-    return int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+    return select(func.count()).select_from(capped)
+
+
+def unread_count(user_id: uuid.UUID) -> int:
+    """Unread in-app notifications, up to BADGE_CAP + 1 (one statement)."""
+    return int(db.session.scalar(unread_count_query(user_id)) or 0)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import uuid
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 
 from blog.auth.access import require_user, safe_next
 from blog.auth.models import User
@@ -26,20 +25,6 @@ from blog.profiles.services import get_public_user
 
 bp = Blueprint("notifications", __name__)
 log = logging.getLogger(__name__)
-
-
-@bp.app_template_global()
-def notification_badge_count() -> int:
-    """The signed-in user's unread count for the nav badge (one COUNT, capped)."""
-    if not current_user.is_authenticated:
-        return 0
-    try:
-        return services.unread_count(current_user.id)
-    except SQLAlchemyError as exc:
-        # An error page after a failed statement renders the nav too: a badge must not turn
-        # it into a bare 500. The badge is hidden instead.
-        log.warning("notification badge unavailable: %s", exc)
-        return 0
 
 
 @bp.app_template_global()

@@ -18,6 +18,7 @@ SERIES = {
     "Sign-ups": ("users", "created_at"),
     "Posts published": ("posts", "published_at"),
     "Comments": ("comments", "created_at"),
+    "Chat messages": ("messages", "created_at"),
 }
 
 

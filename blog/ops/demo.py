@@ -34,6 +34,9 @@ def seed_demo_data() -> int:
     from blog.comments.demo import seed_demo_comments
 
     seed_demo_comments()  # a short discussion under the first post
+    from blog.chat.demo import seed_demo_chat
+
+    seed_demo_chat()  # Alice and Bob's conversation, and the staff's group
     return created
 
 

@@ -415,3 +415,24 @@ def test_people_away_are_notified_once_per_quiet_period(app, alice, bob, run_job
     assert {(r.user_id, r.type) for r in rows} == {(bob.id, "websocket"), (bob.id, "email")}
     assert len(rows) == 2  # one per channel, not per message
     assert all(alice.user_name in r.title for r in rows)
+
+
+def test_demo_chat_is_seeded_once_and_alice_sees_it(app):
+    from blog.ops.demo import seed_demo_data
+
+    with app.app_context():
+        seed_demo_data()
+        seed_demo_data()
+        assert db.session.scalar(select(func.count()).select_from(Conversation)) == 2
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 4
+        db.session.remove()
+    from tests.conftest import new_client
+
+    alice = new_client(app)
+    response = alice.post_form(
+        "/login", {"email": "alice@example.com", "password": "Alice-demo-2026"}, csrf_from="/login"
+    )
+    assert response.status_code == 302
+    page = alice.get("/chat").get_data(as_text=True)
+    assert "Site team" in page
+    assert ">bob<" in page or "bob" in page

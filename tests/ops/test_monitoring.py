@@ -135,7 +135,8 @@ def test_the_dashboard_charts_activity_per_day(app, admin):
     body = admin.get("/admin/").get_data(as_text=True)
 
     assert "Sign-ups: 3 in 30 days" in body  # the admin and two more
-    assert body.count('<svg class="chart"') == 3
+    assert "Chat messages: 0 in 30 days" in body
+    assert body.count('<svg class="chart"') == 4
 
 
 def test_moderators_cannot_see_the_database_page(app, client, sign_in):

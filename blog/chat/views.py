@@ -31,8 +31,10 @@ from blog.chat.forms import (
     split_names,
 )
 from blog.chat.models import Conversation, ConversationParticipant, Message
+from blog.core.db import utcnow
 from blog.core.htmx import is_htmx, keep_flashes, redirect_to
 from blog.core.live import online
+from blog.core.pagination import encode_cursor
 from blog.extensions import db, limiter
 
 bp = Blueprint("chat", __name__, url_prefix="/chat")
@@ -237,6 +239,8 @@ def _page(conversation: Conversation, me: ConversationParticipant, history, form
             form=form,
             max_chars=services.max_message_chars(),
             paged=request.args.get("before") is not None,
+            # Where a tab with no message yet catches up from (a reconnect, Redis back).
+            opened_cursor=encode_cursor(utcnow(), uuid.UUID(int=0)),
         ),
         status,
     )

@@ -71,10 +71,10 @@
   // After the socket (re)opens or Redis is back: fetch what was sent meanwhile.
   function catchUp() {
     const items = list.querySelectorAll(":scope > li[data-cursor]");
-    if (!items.length || !window.htmx) {
+    if (!window.htmx) {
       return;
     }
-    const after = items[items.length - 1].dataset.cursor;
+    const after = items.length ? items[items.length - 1].dataset.cursor : section.dataset.since;
     const url = section.dataset.newerUrl + "?after=" + encodeURIComponent(after);
     const stickNow = nearBottom();
     window.htmx.ajax("GET", url, { target: list, swap: "beforeend" }).then(() => {

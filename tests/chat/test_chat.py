@@ -37,6 +37,17 @@ def _count(app, model, **where):
         return db.session.scalar(query)
 
 
+def _roles(app, cid):
+    with app.app_context():
+        return dict(
+            db.session.execute(
+                select(ConversationParticipant.user_id, ConversationParticipant.role).where(
+                    ConversationParticipant.conversation_id == cid
+                )
+            ).all()
+        )
+
+
 # --------------------------------------------------------------------------- starting
 
 
@@ -80,15 +91,7 @@ def test_starting_refuses_unknown_people_yourself_and_a_group_without_title(app,
 def test_a_group_has_its_creator_as_owner(app, alice, bob, carol):
     a = signed_in(app, alice.email)
     cid = start(a, f"@{bob.user_name}, {carol.user_name}", "Book club")
-    with app.app_context():
-        roles = dict(
-            db.session.execute(
-                select(ConversationParticipant.user_id, ConversationParticipant.role).where(
-                    ConversationParticipant.conversation_id == cid
-                )
-            ).all()
-        )
-    assert roles == {alice.id: "owner", bob.id: "member", carol.id: "member"}
+    assert _roles(app, cid) == {alice.id: "owner", bob.id: "member", carol.id: "member"}
     page = signed_in(app, carol.email).get(f"/chat/{cid}").get_data(as_text=True)
     assert "Book club" in page
 
@@ -370,15 +373,7 @@ def test_the_last_owner_leaving_makes_the_longest_standing_member_owner(app, ali
     a.post_form(f"/chat/{cid}/members", {"members": carol.user_name}, csrf_from="/chat")
     response = a.post_form(f"/chat/{cid}/leave", {}, csrf_from="/chat")
     assert response.status_code == 302
-    with app.app_context():
-        roles = dict(
-            db.session.execute(
-                select(ConversationParticipant.user_id, ConversationParticipant.role).where(
-                    ConversationParticipant.conversation_id == cid
-                )
-            ).all()
-        )
-    assert roles == {bob.id: "owner", carol.id: "member"}
+    assert _roles(app, cid) == {bob.id: "owner", carol.id: "member"}
     assert a.get(f"/chat/{cid}").status_code == 404
     # The last two leave: the conversation goes.
     signed_in(app, bob.email).post_form(f"/chat/{cid}/leave", {}, csrf_from="/chat")

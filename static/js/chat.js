@@ -14,6 +14,7 @@
   const scroller = document.getElementById("chat-scroll");
   const list = document.getElementById("messages-" + conversation);
   let socket = null; // the htmx ws extension's socket wrapper, while open
+  let liveOk = false; // the server can reach Redis: what is sent over the socket is delivered
   let lastTyping = 0;
   let pendingBody = null;
 
@@ -102,8 +103,12 @@
   });
   document.addEventListener("htmx:wsAfterMessage", (event) => {
     const message = String(event.detail.message || "");
-    if (message.indexOf('id="live-status"') !== -1 && message.indexOf(" hidden") !== -1) {
-      catchUp(); // sent when the socket opens, and when the server reaches Redis again
+    if (message.indexOf('id="live-status"') !== -1) {
+      // Sent when the socket opens, and when the server loses or reaches Redis again.
+      liveOk = message.indexOf(" hidden") !== -1;
+      if (liveOk) {
+        catchUp();
+      }
     }
     if (message.indexOf("messages-" + conversation) !== -1) {
       tidy();
@@ -137,8 +142,10 @@
     }
     const box = form.querySelector("textarea[name=body]");
     const body = box.value.trim();
-    if (!body || !socket) {
-      return; // htmx (or the browser) submits it, and the server explains an empty message
+    if (!body || !socket || !liveOk) {
+      // htmx (or the browser) POSTs it: the answer shows it even while nothing is live, and
+      // the server explains an empty message.
+      return;
     }
     event.preventDefault();
     event.stopImmediatePropagation();

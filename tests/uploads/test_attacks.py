@@ -138,14 +138,40 @@ def test_exif_and_gps_are_stripped(app, client, signed_in, root):
     assert "exif" not in stored.info
 
 
+# Django's own lists (tests/file_uploads/tests.py: CANDIDATE_TRAVERSAL_FILE_NAMES, which it
+# expects to come out as "hax0rd.txt", and CANDIDATE_INVALID_FILE_NAMES), plus the issue's.
+DJANGO_TRAVERSAL_NAMES = [
+    "/tmp/hax0rd.txt",  # noqa: S108 - the attack's own name
+    "C:\\Windows\\hax0rd.txt",
+    "C:/Windows/hax0rd.txt",
+    "\\tmp\\hax0rd.txt",
+    "/tmp\\hax0rd.txt",  # noqa: S108
+    "subdir/hax0rd.txt",
+    "subdir\\hax0rd.txt",
+    "sub/dir\\hax0rd.txt",
+    "../../hax0rd.txt",
+    "..\\..\\hax0rd.txt",
+    "../..\\hax0rd.txt",
+    "..&#x2F;hax0rd.txt",  # HTML entities: a harmless display name, never decoded
+    "..&sol;hax0rd.txt",
+]
+DJANGO_INVALID_NAMES = [
+    "/tmp/",  # noqa: S108
+    "c:\\tmp\\",
+    "/tmp/.",  # noqa: S108
+    "c:\\tmp\\.",
+    "/tmp/..",  # noqa: S108
+    "c:\\tmp\\..",
+    "",
+]
 TRAVERSAL_NAMES = [
+    *DJANGO_TRAVERSAL_NAMES,
+    *DJANGO_INVALID_NAMES,
     "../../x",
     "..\\..\\x",
     "C:\\Windows\\x",
     "/etc/passwd",
-    "/tmp/x",  # noqa: S108 - the attack's own name
     "\\\\server\\share\\x",
-    "",
     ".",
     "..",
     "../",
@@ -153,20 +179,33 @@ TRAVERSAL_NAMES = [
 ]
 
 
+def _everything_under(*dirs: Path) -> set[Path]:
+    return {p for d in dirs if d.exists() for p in d.rglob("*")}
+
+
 @pytest.mark.parametrize("name", TRAVERSAL_NAMES)
 def test_traversal_file_names_create_nothing_outside_the_storage_root(
     app, client, signed_in, root, name
 ):
+    # Where such a name could land if it were ever used as a path: beside the root, the
+    # working directory, the absolute paths it names, and the real root of the filesystem.
     outside = root.parent
-    before_outside = {p for p in outside.rglob("*") if not p.is_relative_to(root)}
+    before_outside = {p for p in _everything_under(outside) if not p.is_relative_to(root)}
     cwd_before = set(os.listdir(Path.cwd()))
+    named = [Path("/tmp/hax0rd.txt"), Path("/tmp/x"), Path("/hax0rd.txt"), Path("/x")]  # noqa: S108
+    named_before = {p for p in named if p.exists()}
+    tmp_before = set(os.listdir("/tmp"))  # noqa: S108
 
-    response = upload(client, "/uploads", b"just some text\n", name, "text/plain")
+    response = upload(client, "/uploads", b"You got pwnd.\n", name, "text/plain")
 
-    # An empty name is "no file chosen" (the browser's own meaning); every other name uploads.
-    assert response.status_code in (302, 422)
-    assert {p for p in outside.rglob("*") if not p.is_relative_to(root)} == before_outside
+    # An empty name is "no file chosen" (the browser's own meaning), and so is a name whose
+    # last backslash escapes the closing quote ("c:\\tmp\\"): the part has no file name.
+    # Every other name uploads.
+    assert response.status_code == (422 if name in ("", "c:\\tmp\\") else 302)
+    assert {p for p in _everything_under(outside) if not p.is_relative_to(root)} == before_outside
     assert set(os.listdir(Path.cwd())) == cwd_before
+    assert {p for p in named if p.exists()} == named_before
+    assert not {n for n in set(os.listdir("/tmp")) - tmp_before if "hax0rd" in n or n == "x"}  # noqa: S108
     for path in stored_files(root):
         assert path.resolve().is_relative_to(root.resolve())
         assert path.relative_to(root).parts[0] == "blobs"
@@ -175,7 +214,24 @@ def test_traversal_file_names_create_nothing_outside_the_storage_root(
         assert "/" not in row.file_name
         assert "\\" not in row.file_name
         assert row.file_name not in ("", ".", "..")
-        assert name not in row.storage_key or name in ("", ".")
+        assert (
+            row.storage_key
+            == f"blobs/{row.checksum_sha256[:2]}/{row.checksum_sha256[2:4]}/{row.checksum_sha256}"
+        )
+        if name in DJANGO_TRAVERSAL_NAMES[:11]:
+            # What Django's sanitizer makes of it too. A backslash never arrives: Werkzeug
+            # reads it in the quoted filename as an escape (RFC 9110 quoted-pair), so
+            # "C:\\Windows\\hax0rd.txt" comes in as "C:Windowshax0rd.txt", a harmless name.
+            expected = (
+                "hax0rd.txt"
+                if "\\" not in name
+                else name.replace("\\", "").split("/")[-1].strip(".")
+            )
+            assert row.file_name == expected
+        # The name a download is saved under is the display name, nothing more.
+        served = client.get(f"/files/{row.id}")
+        assert served.data == b"You got pwnd.\n"
+        assert "/" not in served.headers["Content-Disposition"].split("filename")[1]
 
 
 class _CountingBody(io.RawIOBase):

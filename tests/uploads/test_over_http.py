@@ -135,7 +135,7 @@ class Sent:
     body_bytes_sent: int
 
 
-def _send_streaming(  # noqa: PLR0913, PLR0917 - the request's parts, as they go on the wire
+def _send_streaming(
     server: Server,
     session: requests.Session,
     token: str,

@@ -329,7 +329,7 @@ def test_a_tiny_png_declaring_50000_by_50000_pixels_is_refused(app, client, sign
     bomb = png_declaring(50_000, 50_000)
     assert len(bomb) < 200
 
-    for path in ("/uploads", "/account/avatar"):
+    for path in ("/uploads", "/uploads/image", "/account/avatar"):
         response = upload(client, path, bomb, "bomb.png", "image/png")
         assert response.status_code == 422
         assert "too many pixels" in response.get_data(as_text=True)

@@ -4,6 +4,7 @@ real object store can run here). The same upload → dedup → serve → delete 
 from __future__ import annotations
 
 import io
+import os
 import socket
 from collections.abc import Iterator
 
@@ -108,3 +109,43 @@ def test_s3_storage_refuses_keys_that_are_not_ours(moto_url):
     with pytest.raises(ValueError, match="not a storage key"):
         storage.exists("../../etc/passwd")
     assert blob_key("a" * 64) == f"blobs/aa/aa/{'a' * 64}"
+
+
+def test_the_same_5_mb_file_twice_is_one_object_in_s3_until_both_go(app, s3_app, sign_in):
+    s3app, s3, bucket = s3_app
+    _user_id, email, _name = verified_user(s3app)
+    browser = Client(s3app, s3app.response_class, use_cookies=True)
+    sign_in(browser, email)
+    content = b"PK\x03\x04" + os.urandom(5 * 1024 * 1024)
+
+    for name in ("a.zip", "b.zip"):
+        token = browser.csrf("/uploads")
+        response = browser.post(
+            "/uploads",
+            data={"csrf_token": token, "file": (io.BytesIO(content), name, "application/zip")},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 302
+
+    keys = _keys(s3, bucket)
+    assert len(keys) == 1
+    assert s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read() == content
+    with s3app.app_context():
+        rows = db.session.execute(
+            select(FileMetadata.id, FileMetadata.file_name).order_by(FileMetadata.file_name)
+        ).all()
+    assert [name for _id, name in rows] == ["a.zip", "b.zip"]
+
+    token = browser.csrf("/uploads")
+    assert (
+        browser.post(f"/uploads/{rows[0].id}/delete", data={"csrf_token": token}).status_code == 302
+    )
+    _run_jobs(s3app)
+    assert _keys(s3, bucket) == keys  # b.zip still uses it
+    assert browser.get(f"/files/{rows[1].id}").data == content
+
+    assert (
+        browser.post(f"/uploads/{rows[1].id}/delete", data={"csrf_token": token}).status_code == 302
+    )
+    _run_jobs(s3app)
+    assert _keys(s3, bucket) == []

@@ -159,6 +159,7 @@ def _register_blueprints(app: Flask) -> None:
     from blog.flags.views import bp as flags_bp
 
     app.register_blueprint(flags_bp)
+    import blog.chat.attachments  # noqa: F401 - registers @file_rule("chat")
     from blog.uploads.views import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)

@@ -14,6 +14,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from blog.core.db import utcnow
 from tests.e2e.test_posts import _sign_in, _watch_errors
 from tests.factories import make_user
+from tests.posts.helpers import make_post
 
 
 def _user(app: Flask, name: str) -> tuple[str, str]:
@@ -32,12 +33,43 @@ def _loaded(page: Page, selector: str) -> bool:
     return bool(page.eval_on_selector(selector, "img => img.complete && img.naturalWidth > 0"))
 
 
-def test_an_uploaded_avatar_shows_on_the_profile(
-    page: Page, app: Flask, live_server: str, run_jobs
+def _pixel(page: Page, selector: str) -> list[int]:
+    """The colour of a pixel of a loaded image on the page (waits for it to load)."""
+    page.wait_for_function(
+        "s => { const i = document.querySelector(s);"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        arg=selector,
+    )
+    return page.evaluate(
+        """s => { const i = document.querySelector(s);
+             const c = document.createElement('canvas'); c.width = i.naturalWidth;
+             c.height = i.naturalHeight; const x = c.getContext('2d'); x.drawImage(i, 0, 0);
+             return Array.from(x.getImageData(5, 5, 1, 1).data); }""",
+        selector,
+    )
+
+
+def _purple(rgba: list[int]) -> bool:
+    # The thumbnail is a lossy WebP: near purple (128, 0, 128), not exactly.
+    return all(abs(a - b) <= 8 for a, b in zip(rgba[:3], (128, 0, 128), strict=True))
+
+
+def test_an_uploaded_avatar_shows_everywhere_the_name_has_one(  # noqa: PLR0917 - pytest fixtures
+    page: Page, app: Flask, live_server: str, run_jobs, browser, smtp_server
 ) -> None:
     problems = _watch_errors(page)
     email, user_name = _user(app, "grace")
+    with app.app_context():
+        author = make_user(user_name="ada_av", email_verified_at=utcnow())
+        slug = make_post(author, title="Notes with a discussion").slug
     _sign_in(page, live_server, email)
+
+    # A comment first, under the generated avatar.
+    page.goto(f"{live_server}/posts/{slug}")
+    page.get_by_label("Your comment").fill("Lovely notes.")
+    page.get_by_role("button", name="Post comment").click()
+    comment_avatar = "#comment-list li.comment img.avatar"
+    expect(page.locator(comment_avatar)).to_have_attribute("src", re.compile(r"^/avatars/"))
 
     page.goto(f"{live_server}/account/profile")
     page.wait_for_function("() => window.htmx !== undefined")
@@ -47,22 +79,29 @@ def test_an_uploaded_avatar_shows_on_the_profile(
     page.get_by_role("button", name="Upload picture").click()
     expect(page.locator("#flash-messages")).to_contain_text("Your new picture is saved.")
     run_jobs()  # the thumbnail
+    thumb = re.compile(r"^/files/[0-9a-f-]{36}/thumb$")
 
+    # The profile editor, the public profile and the comment all show the picture (purple),
+    # not the generated initials; so they do for a visitor who is not signed in.
+    page.goto(f"{live_server}/account/profile")
+    expect(page.locator("#avatar-settings img.avatar")).to_have_attribute("src", thumb)
+    assert _purple(_pixel(page, "#avatar-settings img.avatar"))
     page.goto(f"{live_server}/u/{user_name}")
-    avatar = page.locator("#profile img.avatar")
-    expect(avatar).to_have_attribute("src", re.compile(r"^/files/[0-9a-f-]{36}/thumb$"))
-    page.wait_for_function(
-        "() => { const i = document.querySelector('#profile img.avatar');"
-        " return i.complete && i.naturalWidth > 0; }"
-    )
-    # The thumbnail is the uploaded picture (purple), not the generated initials.
-    pixel = page.evaluate(
-        """() => { const i = document.querySelector('#profile img.avatar');
-             const c = document.createElement('canvas'); c.width = i.naturalWidth;
-             c.height = i.naturalHeight; const x = c.getContext('2d'); x.drawImage(i, 0, 0);
-             return Array.from(x.getImageData(5, 5, 1, 1).data); }"""
-    )
-    assert pixel[:3] == [128, 0, 128]
+    expect(page.locator("#profile img.avatar")).to_have_attribute("src", thumb)
+    assert _purple(_pixel(page, "#profile img.avatar"))
+    page.goto(f"{live_server}/posts/{slug}")
+    expect(page.locator(comment_avatar)).to_have_attribute("src", thumb)
+    assert _purple(_pixel(page, comment_avatar))
+
+    visitor = browser.new_context()
+    try:
+        visitor_page = visitor.new_page()
+        visitor_page.goto(f"{live_server}/posts/{slug}")
+        assert _purple(_pixel(visitor_page, comment_avatar))
+        visitor_page.goto(f"{live_server}/u/{user_name}")
+        assert _purple(_pixel(visitor_page, "#profile img.avatar"))
+    finally:
+        visitor.close()
     assert problems == []
 
 

@@ -2,9 +2,9 @@
 
 The upload views are exempt from the global CSRF hook because that hook parses the body
 under the app's small default limit (1 MiB): each raises this request's limit to the
-`uploads` setting first, then checks the token itself (`_read_upload_form`). Werkzeug refuses
-a declared Content-Length over the limit before reading any of the body, stops a chunked one
-at the limit, spools file parts to temporary files (memory stays bounded) and refuses more
+`uploads` setting first, then checks the token itself (`forms.read_upload_form`). Werkzeug
+refuses a declared Content-Length over the limit before reading any of the body, stops a
+chunked one at the limit, spools file parts to temporary files (memory stays bounded) and refuses more
 than MAX_FORM_PARTS parts.
 """
 
@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, request, url_for
 from flask_login import current_user
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from blog.auth.access import require_user, require_verified
 from blog.auth.forms import EmptyForm
@@ -26,7 +25,7 @@ from blog.core.htmx import is_htmx, redirect_to, render
 from blog.extensions import csrf, db
 from blog.uploads import services
 from blog.uploads.access import access_file
-from blog.uploads.forms import AvatarForm, UploadForm
+from blog.uploads.forms import AvatarForm, UploadForm, read_upload_form
 from blog.uploads.inspect import UploadRefused, download_name
 from blog.uploads.models import FileMetadata
 from blog.uploads.storage import get_storage, iter_blob, thumbnail_key
@@ -34,23 +33,6 @@ from blog.uploads.storage import get_storage, iter_blob, thumbnail_key
 bp = Blueprint("uploads", __name__)
 
 PUBLIC_MAX_AGE = 3600
-
-
-def _read_upload_form() -> None:
-    """Let this request's body be as large as the upload setting allows, then check CSRF
-    (which parses the body). Raises UploadRefused(413) for a body that is too large."""
-    max_bytes, _quota = services.upload_limits()
-    request.max_content_length = max_bytes + services.FORM_OVERHEAD_BYTES
-    try:
-        csrf.protect()
-    except RequestEntityTooLarge:
-        db.session.rollback()
-        declared = request.content_length or 0
-        if declared and declared <= request.max_content_length:
-            raise UploadRefused("The form has too many parts.", 413) from None
-        raise UploadRefused(
-            f"The file is too large: the limit is {services.human_size(max_bytes)}.", 413
-        ) from None
 
 
 def _refused(exc: UploadRefused, back: str) -> Any:
@@ -73,7 +55,7 @@ def _form_errors(form: Any) -> str:
 def upload_avatar():
     back = url_for("profiles.edit")
     try:
-        _read_upload_form()
+        read_upload_form()
         form = AvatarForm()
         if not form.validate():
             raise UploadRefused(_form_errors(form), 422)
@@ -129,7 +111,7 @@ def index():
 def create():
     back = url_for("uploads.index")
     try:
-        _read_upload_form()
+        read_upload_form()
         form = UploadForm()
         if not form.validate():
             raise UploadRefused(_form_errors(form), 422)
@@ -156,7 +138,7 @@ def create_image():
     as an event too (HX-Trigger), which static/js/uploads.js inserts at the cursor."""
     back = url_for("uploads.index")
     try:
-        _read_upload_form()
+        read_upload_form()
         form = UploadForm()
         if not form.validate():
             raise UploadRefused(_form_errors(form), 422)

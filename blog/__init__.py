@@ -159,14 +159,16 @@ def _register_blueprints(app: Flask) -> None:
     from blog.flags.views import bp as flags_bp
 
     app.register_blueprint(flags_bp)
-    import blog.chat.attachments  # noqa: F401 - registers @file_rule("chat")
     from blog.uploads.views import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)
+    from blog.chat.attachment_views import bp as chat_attachments_bp
     from blog.chat.views import bp as chat_bp
     from blog.chat.views import init_chat
 
     app.register_blueprint(chat_bp)
+    # Pictures and files in chat; importing it registers their @file_rule("chat").
+    app.register_blueprint(chat_attachments_bp)
     init_comments(app)
     init_chat(app)
     # The mailbox of the development mail sink has no access check and shows sign-in and

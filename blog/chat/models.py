@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blog.auth.models import User
 from blog.core.db import Base, UUIDPrimaryKey, utcnow
+from blog.uploads.models import FileMetadata
 
 KINDS = ("direct", "group")
 ROLES = ("owner", "admin", "member")
@@ -135,6 +136,9 @@ class Message(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
 
     sender: Mapped[User | None] = relationship(foreign_keys=[sender_id])
+    # An image or file message's upload (blog/chat/attachments.py): loaded with the messages in
+    # one more statement, only when some of them carry a file.
+    file: Mapped[FileMetadata | None] = relationship(lazy="selectin")
 
     def __repr__(self) -> str:
         return f"<Message {self.id} in {self.conversation_id}>"

@@ -133,6 +133,17 @@ def delete_file(file: FileMetadata) -> None:
     db.session.flush()
 
 
+def forget_upload(file_id: uuid.UUID, checksum: str) -> None:
+    """After an upload's row was rolled back (its use was refused once it was stored): the
+    blob goes after commit unless another row shares it, as for a deleted upload."""
+    emit(
+        "file.deleted",
+        aggregate_type="file",
+        aggregate_id=file_id,
+        data={"file_id": str(file_id), "checksum": checksum},
+    )
+
+
 def set_avatar(user: User, file: FileMetadata) -> None:
     """Make `file` (an avatar upload of this user) their avatar; the previous uploaded
     avatar, if any, is deleted."""

@@ -4,8 +4,8 @@ The upload views are exempt from the global CSRF hook because that hook parses t
 under the app's small default limit (1 MiB): each raises this request's limit to the
 `uploads` setting first, then checks the token itself (`forms.read_upload_form`). Werkzeug
 refuses a declared Content-Length over the limit before reading any of the body, stops a
-chunked one at the limit, spools file parts to temporary files (memory stays bounded) and refuses more
-than MAX_FORM_PARTS parts.
+chunked one at the limit, spools file parts to temporary files (memory stays bounded) and
+refuses more than MAX_FORM_PARTS parts.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from blog.extensions import csrf, db
 from blog.uploads import services
 from blog.uploads.access import access_file
 from blog.uploads.forms import AvatarForm, UploadForm, read_upload_form
-from blog.uploads.inspect import UploadRefused, download_name
+from blog.uploads.inspect import EXTENSIONS, UploadRefused, download_name
 from blog.uploads.models import FileMetadata
 from blog.uploads.storage import get_storage, iter_blob, thumbnail_key
 
@@ -252,3 +252,14 @@ def upload_max_bytes() -> int:
 @bp.app_template_global()
 def upload_max_mb() -> str:
     return f"{services.upload_limits()[0] / (1024 * 1024):g}"
+
+
+@bp.app_template_filter("human_size")
+def human_size_filter(size: int) -> str:
+    return services.human_size(size)
+
+
+@bp.app_template_filter("file_kind")
+def file_kind(mime_type: str) -> str:
+    """PDF, ZIP, TXT, PNG: what a file is, in a word."""
+    return EXTENSIONS.get(mime_type, "file").upper()

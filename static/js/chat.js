@@ -180,7 +180,10 @@
   // The htmx POST's answer: one copy of the message, at the bottom; an empty box.
   document.body.addEventListener("htmx:afterRequest", (event) => {
     const form = event.detail.elt;
-    if (form instanceof HTMLFormElement && form.classList.contains("chat-form") && event.detail.successful) {
+    // The composer's "Attach" form too (templates/chat/_attach_form.html).
+    const ours = form instanceof HTMLFormElement &&
+      (form.classList.contains("chat-form") || form.classList.contains("chat-attach-form"));
+    if (ours && event.detail.successful) {
       form.reset();
       tidy();
       toBottom();

@@ -37,6 +37,18 @@ def _count(app, model, **where):
         return db.session.scalar(query)
 
 
+def _configure(app, key, value):
+    """Store a setting as an admin would, and drop this process's cached copy."""
+    from blog.ops.runtime import invalidate_settings
+    from blog.ops.services import set_setting
+
+    with app.app_context():
+        set_setting(key, value, environment="testing", actor=make_author("admin"))
+        db.session.commit()
+        invalidate_settings("testing")
+        db.session.remove()
+
+
 def _roles(app, cid):
     with app.app_context():
         return dict(
@@ -188,17 +200,7 @@ def test_empty_and_too_long_messages_are_refused_with_a_message(app, alice, bob,
 
 
 def test_the_size_limit_comes_from_configuration(app, alice, bob):
-    from blog.ops.services import set_setting
-
-    with app.app_context():
-        admin = make_author("admin")
-        set_setting(
-            "chat",
-            {"max_message_chars": 10, "quiet_minutes": 15},
-            environment="testing",
-            actor=admin,
-        )
-        db.session.commit()
+    _configure(app, "chat", {"max_message_chars": 10, "quiet_minutes": 15})
     a = signed_in(app, alice.email)
     cid = start(a, bob.user_name)
     response = send(a, cid, "eleven chars")
@@ -208,12 +210,7 @@ def test_the_size_limit_comes_from_configuration(app, alice, bob):
 
 
 def test_the_send_rate_limit_comes_from_configuration(app, alice, bob):
-    from blog.ops.services import set_setting
-
-    with app.app_context():
-        admin = make_author("admin")
-        set_setting("rate_limits", {"chat_send": "3/minute"}, environment="testing", actor=admin)
-        db.session.commit()
+    _configure(app, "rate_limits", {"chat_send": "3/minute"})
     a = signed_in(app, alice.email)
     cid = start(a, bob.user_name)
     assert [send(a, cid, f"m{i}").status_code for i in range(4)] == [302, 302, 302, 429]

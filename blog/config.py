@@ -7,6 +7,7 @@ what is wrong; `create_app()` turns that into a clean exit instead of a tracebac
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,17 @@ VAR_DIR = PROJECT_ROOT / "var"
 DEV_MAIL_DIR = VAR_DIR / "mail"
 GOOGLE_DISCOVERY_URL = "https://accounts.google.com/.well-known/openid-configuration"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The push services of the browsers we know (Chrome/Edge/Opera: FCM; Firefox: Mozilla's
+# autopush; Safari: Apple; legacy Edge: WNS). A subscription endpoint is user input that the
+# server POSTs to, so it must be one of these (or a subdomain), over https: anything else is a
+# way to make our workers call an address of the attacker's choosing (SSRF).
+DEFAULT_PUSH_HOSTS = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "push.services.mozilla.com",
+    "push.apple.com",
+    "notify.windows.com",
+)
 
 
 class ConfigError(Exception):
@@ -268,6 +280,87 @@ def development_secret_key() -> str:
     return key
 
 
+def _vapid(env: Mapping[str, str], environment: str, site_url: str) -> dict[str, object]:
+    """Web push settings: the VAPID key pair, its contact (`sub`), and which push services
+    subscriptions may point at.
+
+    BLOG_VAPID_PRIVATE_KEY is the application server's P-256 private key, as the base64url of
+    its 32-byte value (what `vapid --gen` and most guides print) or a PEM block; the public key
+    that browsers subscribe with is derived from it. Unset in production: web push is off (the
+    preferences page says so). Development generates a pair once and keeps it under var/;
+    tests get a fresh one per app.
+    """
+    from blog.core.vapid import VapidKeyError, generate_private_key, load_private_key
+
+    raw = env.get("BLOG_VAPID_PRIVATE_KEY", "").strip()
+    if not raw and environment == "development":
+        raw = development_vapid_key()
+    elif not raw and environment == "testing":
+        raw = generate_private_key()
+    config: dict[str, object] = {"VAPID_PRIVATE_KEY": None, "VAPID_PUBLIC_KEY": None}
+    if raw:
+        try:
+            key = load_private_key(raw.replace("\\n", "\n"))
+        except VapidKeyError as exc:
+            raise ConfigError(f"BLOG_VAPID_PRIVATE_KEY is not usable: {exc}") from None
+        config["VAPID_PRIVATE_KEY"] = key.private_b64
+        config["VAPID_PUBLIC_KEY"] = key.public_b64
+        public = env.get("BLOG_VAPID_PUBLIC_KEY", "").strip().rstrip("=")
+        if public and public != key.public_b64:
+            raise ConfigError(
+                "BLOG_VAPID_PUBLIC_KEY does not belong to BLOG_VAPID_PRIVATE_KEY (it can be "
+                "left unset: it is derived from the private key)"
+            )
+    elif env.get("BLOG_VAPID_PUBLIC_KEY", "").strip():
+        raise ConfigError("BLOG_VAPID_PUBLIC_KEY is set but BLOG_VAPID_PRIVATE_KEY is not")
+    subject = env.get("BLOG_VAPID_SUBJECT", "").strip()
+    if subject:
+        # What push services (and pywebpush's check) accept: mailto:someone@host.domain, or
+        # https://host.domain with no port or path.
+        if not re.fullmatch(r"mailto:[^@\s]+@[\w.-]+|https://[\w-]+(\.[\w-]+)+", subject):
+            raise ConfigError(
+                f"BLOG_VAPID_SUBJECT={subject!r} must be a mailto: address or an https:// origin "
+                "without port or path (push services use it to reach the operator)"
+            )
+    elif site_url.startswith("https://") and "." in (urlsplit(site_url).hostname or ""):
+        subject = f"https://{urlsplit(site_url).hostname}"
+    else:
+        subject = "mailto:webmaster@localhost"
+    config["VAPID_SUBJECT"] = subject
+    hosts_raw = env.get("BLOG_PUSH_ALLOWED_HOSTS", "").strip()
+    hosts = (
+        tuple(h.strip().lower().lstrip(".") for h in hosts_raw.split(",") if h.strip())
+        if hosts_raw
+        else DEFAULT_PUSH_HOSTS
+    )
+    for host in hosts:
+        if any(c in host for c in "/:@ *"):
+            raise ConfigError(f"BLOG_PUSH_ALLOWED_HOSTS entry {host!r} is not a host name")
+    config["PUSH_ALLOWED_HOSTS"] = hosts
+    # Plain http to 127.0.0.1/localhost: only outside production, for the tests' push service.
+    config["PUSH_ALLOW_LOOPBACK"] = environment in ("testing", "development")
+    return config
+
+
+def development_vapid_key() -> str:
+    """Generate the development VAPID private key once and keep it under var/ (like the
+    secret key), so browsers' subscriptions survive a restart."""
+    from blog.core.vapid import generate_private_key
+
+    path = VAR_DIR / "vapid_private_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = generate_private_key()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
 def _trusted_hosts(env: Mapping[str, str], site_url: str, environment: str) -> tuple[str, ...]:
     raw = env.get("BLOG_TRUSTED_HOSTS", "").strip()
     if raw:
@@ -393,6 +486,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         modules = env["BLOG_TEST_HANDLER_MODULES"].split(",")
         extra["OUTBOX_EXTRA_HANDLER_MODULES"] = tuple(m.strip() for m in modules if m.strip())
     extra.update(_uploads(env))
+    extra.update(_vapid(env, environment, site_url))
     google_client_id, google_client_secret, google_discovery_url = _google(env)
     metrics_allow, metrics_token = _metrics(env)
     return Settings(

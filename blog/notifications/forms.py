@@ -7,7 +7,16 @@ from typing import Any
 from wtforms import BooleanField
 
 from blog.core.forms import BaseForm
-from blog.notifications.services import DEFAULTS, KIND_LABELS, PAGE_CHANNELS, REQUIRED_EMAIL
+from blog.notifications.models import DIGEST_KIND
+from blog.notifications.services import (
+    DEFAULTS,
+    DIGEST_LABEL,
+    KIND_LABELS,
+    PAGE_CHANNELS,
+    REQUIRED_EMAIL,
+)
+
+CHANNEL_LABELS = {"in_app": "In the app", "email": "By email", "push": "By push"}
 
 
 class ActionForm(BaseForm):
@@ -19,15 +28,20 @@ def field_name(kind: str, channel: str) -> str:
 
 
 class PreferencesForm(BaseForm):
-    """One checkbox per kind and channel (built below from the tables of kinds)."""
+    """One checkbox per kind and channel (built below from the tables of kinds), and the
+    daily digest."""
+
+    daily_digest = BooleanField(DIGEST_LABEL)
 
     def choices(self) -> dict[tuple[str, str], bool]:
-        return {
+        chosen = {
             (kind, channel): bool(self[field_name(kind, channel)].data)
             for kind in KIND_LABELS
             for channel in PAGE_CHANNELS
             if (kind, channel) in DEFAULTS and not is_fixed(kind, channel)
         }
+        chosen[(DIGEST_KIND, "email")] = bool(self.daily_digest.data)
+        return chosen
 
 
 def is_fixed(kind: str, channel: str) -> bool:
@@ -37,7 +51,7 @@ def is_fixed(kind: str, channel: str) -> bool:
 def _add_fields() -> None:
     for kind, label in KIND_LABELS.items():
         for channel in PAGE_CHANNELS:
-            text = "In the app" if channel == "in_app" else "By email"
+            text = CHANNEL_LABELS[channel]
             field: Any = BooleanField(f"{label}: {text}")
             setattr(PreferencesForm, field_name(kind, channel), field)
 

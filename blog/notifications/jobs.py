@@ -1,4 +1,5 @@
-"""Email delivery of notifications: one job per row, retried, its outcome kept on the row.
+"""Email and web push delivery of notifications: one job per row, retried, its outcome kept on
+the row.
 
 A row moves pending → sent, or → failed after MAX_ATTEMPTS, with `attempts` and `last_error`.
 The job locks its row (FOR UPDATE SKIP LOCKED), so two copies never send it twice at once, and
@@ -6,6 +7,14 @@ skips a row that is no longer pending, so a re-run after success does nothing. T
 out while the row is locked and is marked sent in the same transaction: if that commit failed
 after the SMTP server took the message, the sweep would send it again (at least once, never
 lost). The cron sweep re-queues pending rows whose job was lost.
+
+A push row goes to every browser the user subscribed (blog.notifications.push). A push
+service's 404 or 410 means that subscription is gone: it is deleted. 429, 5xx and network
+errors are retried; any other 4xx is the message's fault and is not. Browsers that took the
+message are remembered in the job's meta across RQ's retries, so a retry only sends to the
+ones that failed. The row is `sent` once a browser took it and none is left to retry, `failed`
+when none did (all gone, refused, or out of attempts), with `last_error` kept either way.
+Push jobs share the `mail` queue: both are deliveries to outside services.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from blog.auth.models import User
 from blog.core.db import utcnow
 from blog.core.mail import send_mail
 from blog.extensions import db
-from blog.notifications.models import Notification
+from blog.notifications.models import Notification, PushSubscription
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,18 @@ def enqueue_delivery(queue: Queue, notification_id: uuid.UUID) -> None:
         job_id=f"notification-email-{notification_id}",
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
         job_timeout=60,
+        result_ttl=300,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def enqueue_push_delivery(queue: Queue, notification_id: uuid.UUID) -> None:
+    queue.enqueue(
+        deliver_notification_push,
+        str(notification_id),
+        job_id=f"notification-push-{notification_id}",
+        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+        job_timeout=120,
         result_ttl=300,
         failure_ttl=7 * 24 * 3600,
     )
@@ -83,16 +104,86 @@ def deliver_notification_email(notification_id: str) -> str:
     return "sent"
 
 
+def deliver_notification_push(notification_id: str) -> str:
+    """Send one push notification to each of the user's browsers (a job). Raises while some
+    browser failed in a way worth retrying, so RQ retries."""
+    from rq import get_current_job
+
+    from blog.notifications.push import payload, send_push
+
+    row = db.session.scalar(
+        select(Notification)
+        .where(
+            Notification.id == uuid.UUID(notification_id),
+            Notification.type == "push",
+            Notification.status == "pending",
+        )
+        .with_for_update(skip_locked=True)
+    )
+    if row is None:
+        db.session.rollback()
+        return "skipped"
+    job = get_current_job()
+    done: set[str] = set(job.meta.get("delivered", ())) if job is not None else set()
+    subscriptions = [
+        s
+        for s in db.session.scalars(
+            select(PushSubscription).where(PushSubscription.user_id == row.user_id)
+        )
+        if str(s.id) not in done
+    ]
+    row.attempts += 1
+    data = payload(row)
+    retry: list[str] = []
+    errors: list[str] = []
+    for sub in subscriptions:
+        result = send_push(sub, data)
+        now = utcnow()
+        if result.error is None:
+            sub.last_success_at, sub.last_error = now, None
+            done.add(str(sub.id))
+        elif result.status in (404, 410):
+            # The browser unsubscribed or the subscription expired: it will never work again.
+            db.session.delete(sub)
+            errors.append(f"subscription gone ({result.status})")
+        else:
+            sub.last_failure_at, sub.last_error = now, result.error[:1000]
+            errors.append(result.error)
+            if result.status is None or result.status == 429 or result.status >= 500:
+                retry.append(result.error)
+    if job is not None:
+        job.meta["delivered"] = sorted(done)
+        job.save_meta()
+    row.last_error = "; ".join(dict.fromkeys(errors))[:1000] or None
+    if retry and row.attempts < MAX_ATTEMPTS:
+        db.session.commit()
+        raise PushDeliveryError(row.last_error or "push failed")
+    if done:
+        row.status, row.sent_at = "sent", utcnow()
+    else:
+        row.status = "failed"
+        row.last_error = row.last_error or "no browser is subscribed any more"
+    db.session.commit()
+    if row.status == "failed":
+        log.warning("push notification %s failed for good: %s", notification_id, row.last_error)
+    return str(row.status)
+
+
+class PushDeliveryError(RuntimeError):
+    """Some browser's push service failed in a way worth retrying."""
+
+
 def sweep_pending_emails() -> int:
-    """Re-queue email notifications still pending a while after they were made (cron)."""
+    """Re-queue email and push notifications still pending a while after they were made
+    (cron)."""
     from blog.jobs.queues import get_queue
 
-    ids = list(
-        db.session.scalars(
-            select(Notification.id)
+    rows = list(
+        db.session.execute(
+            select(Notification.id, Notification.type)
             .where(
                 Notification.status == "pending",
-                Notification.type == "email",
+                Notification.type.in_(("email", "push")),
                 Notification.created_at < utcnow() - SWEEP_AFTER,
             )
             .order_by(Notification.created_at)
@@ -101,8 +192,8 @@ def sweep_pending_emails() -> int:
     )
     db.session.rollback()
     queue = get_queue("mail")
-    for nid in ids:
-        job = queue.fetch_job(f"notification-email-{nid}")
+    for nid, type_ in rows:
+        job = queue.fetch_job(f"notification-{type_}-{nid}")
         # A job still waiting, running or scheduled for a retry will do it.
         if job is not None and job.get_status(refresh=False) in (
             "queued",
@@ -111,8 +202,11 @@ def sweep_pending_emails() -> int:
             "deferred",
         ):
             continue
-        enqueue_delivery(queue, nid)
-    return len(ids)
+        if type_ == "push":
+            enqueue_push_delivery(queue, nid)
+        else:
+            enqueue_delivery(queue, nid)
+    return len(rows)
 
 
 def render_mail(template: str, **context: object) -> tuple[str, str]:

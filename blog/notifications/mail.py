@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from blog.auth.models import User
 from blog.notifications.models import Notification
-from blog.notifications.services import KIND_LABELS
+from blog.notifications.services import KIND_LABELS, MAIL_LABELS
 
 _SALT = "blog.notifications.unsubscribe"
 
@@ -37,7 +37,7 @@ def read_unsubscribe_token(token: str) -> tuple[uuid.UUID, str] | None:
         user_id, kind = uuid.UUID(data["u"]), str(data["k"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
-    return (user_id, kind) if kind in KIND_LABELS else None
+    return (user_id, kind) if kind in MAIL_LABELS else None
 
 
 def site_url(endpoint: str, **values: Any) -> str:

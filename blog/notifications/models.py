@@ -45,6 +45,10 @@ KINDS: tuple[Kind, ...] = (
     "account_suspended",
     "chat_message",
 )
+# The daily digest is an email row of its own kind (one per user and day, see digest.py), and
+# its opt-in is a preference of that kind on the email channel.
+DIGEST_KIND = "daily_digest"
+ROW_KINDS: tuple[str, ...] = (*KINDS, DIGEST_KIND)
 TYPES = ("email", "push", "websocket")
 IN_APP = "websocket"  # the original design's name for the in-app channel
 STATUSES = ("pending", "sent", "failed")
@@ -53,6 +57,7 @@ CHANNELS = ("in_app", "email", "push")
 TITLE_MAX = 200
 MESSAGE_MAX = 2000
 LINK_MAX = 500
+ENDPOINT_MAX = 1000
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -64,7 +69,7 @@ class Notification(UUIDPrimaryKey, Base):
     __table_args__ = (
         CheckConstraint(_in("type", TYPES), name="type"),
         CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(_in("kind", ROW_KINDS), name="kind"),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_date"),
         CheckConstraint("attempts >= 0", name="attempts_positive"),
         # Only the inbox's rows are read; an email is sent, not read.
@@ -92,6 +97,13 @@ class Notification(UUIDPrimaryKey, Base):
             "ix_notifications_pending",
             "created_at",
             postgresql_where=text("status = 'pending'"),
+        ),
+        # "When was this user's last digest?": the digest's set query asks it for every user.
+        Index(
+            "ix_notifications_digests",
+            "user_id",
+            text("created_at DESC"),
+            postgresql_where=text("kind = 'daily_digest'"),
         ),
     )
 
@@ -129,7 +141,7 @@ class NotificationPreference(Base):
 
     __tablename__ = "notification_preferences"
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint(_in("kind", ROW_KINDS), name="kind"),
         CheckConstraint(_in("channel", CHANNELS), name="channel"),
     )
 
@@ -159,3 +171,32 @@ class Follow(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+
+
+class PushSubscription(UUIDPrimaryKey, Base):
+    """A browser's web push subscription (the PushSubscription JSON a page posts to us).
+
+    The endpoint is the push service's URL for that browser: unique, since one browser has one
+    per site; a subscription posted again by another signed-in user moves to that user. The
+    keys encrypt each payload for that browser alone (RFC 8291): p256dh is its P-256 public key
+    (65 bytes uncompressed), auth its 16-byte secret, both base64url as the browser gives them.
+    """
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (
+        CheckConstraint("endpoint ~ '^https?://'", name="endpoint_url"),
+        CheckConstraint("char_length(p256dh) BETWEEN 80 AND 100", name="p256dh_length"),
+        CheckConstraint("char_length(auth) BETWEEN 16 AND 32", name="auth_length"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str] = mapped_column(String(ENDPOINT_MAX), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))
+    auth: Mapped[str] = mapped_column(String(32))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    last_success_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -24,11 +24,13 @@ from blog.core.db import utcnow
 from blog.core.oncommit import call_after_commit
 from blog.extensions import db
 from blog.notifications.models import (
+    DIGEST_KIND,
     IN_APP,
     KINDS,
     Follow,
     Notification,
     NotificationPreference,
+    PushSubscription,
 )
 
 INBOX_PAGE = 20
@@ -44,14 +46,22 @@ KIND_LABELS: dict[str, str] = {
     "account_suspended": "Your account suspended",
     "chat_message": "Chat messages while you are away",
 }
+DIGEST_LABEL = "Daily digest of unread notifications"
+# Every kind a person can turn off by email, the digest included (unsubscribe links).
+MAIL_LABELS: dict[str, str] = {**KIND_LABELS, DIGEST_KIND: DIGEST_LABEL}
 DEFAULTS: dict[tuple[str, str], bool] = {
     **{(kind, "in_app"): True for kind in KINDS},
     **{(kind, "email"): True for kind in KINDS},
-    # A prolific author must not fill inboxes' mail: opt in.
+    # Push reaches only browsers the person subscribed on purpose: on unless they say no.
+    **{(kind, "push"): True for kind in KINDS},
+    # A prolific author must not fill inboxes' mail (or buzz phones): opt in.
     ("followed_author_posted", "email"): False,
+    ("followed_author_posted", "push"): False,
+    # The daily digest of unread notifications (blog.notifications.digest): opt in.
+    (DIGEST_KIND, "email"): False,
 }
-# Preference channels shown on the page (web push is not built yet).
-PAGE_CHANNELS = ("in_app", "email")
+# Preference channels shown on the page, per kind.
+PAGE_CHANNELS = ("in_app", "email", "push")
 # Kinds that are always sent by email: a person must learn their account was suspended.
 REQUIRED_EMAIL = frozenset({"account_suspended"})
 
@@ -101,12 +111,20 @@ def _notify_from(recipients: Any, notice: Notice, *, event_id: uuid.UUID | None)
     now = utcnow()
     in_app = _insert_for_channel(recipients, notice, event_id, "in_app", status="sent", sent_at=now)
     emails = _insert_for_channel(recipients, notice, event_id, "email", status="pending")
+    pushes = (
+        _insert_for_channel(recipients, notice, event_id, "push", status="pending")
+        if current_app.config.get("VAPID_PRIVATE_KEY")
+        else []
+    )
     in_app_users = [user_id for _id, user_id in in_app]
     if in_app_users:
         call_after_commit(lambda: push_badges(in_app_users, toast=notice))
     if emails:
         email_ids = [nid for nid, _user in emails]
         call_after_commit(lambda: enqueue_email_deliveries(email_ids))
+    if pushes:
+        push_ids = [nid for nid, _user in pushes]
+        call_after_commit(lambda: enqueue_email_deliveries(push_ids, push=True))
     return in_app_users
 
 
@@ -146,6 +164,14 @@ def _insert_for_channel(
         )
         .where(wanted)
     )
+    if channel == "push":
+        # Only people with a subscribed browser get a push row (there is nothing to send to
+        # anyone else).
+        rows = rows.where(
+            select(PushSubscription.id)
+            .where(PushSubscription.user_id == recipients.c.user_id)
+            .exists()
+        )
     stmt = (
         insert(Notification)
         .from_select(
@@ -208,18 +234,18 @@ def push_badges(user_ids: Iterable[uuid.UUID], *, toast: Notice | None = None) -
     return publish_many(messages)
 
 
-def enqueue_email_deliveries(notification_ids: list[uuid.UUID]) -> None:
-    """Queue one delivery job per email notification. After commit only; the sweep catches a
-    lost enqueue (blog.notifications.jobs.sweep_pending_emails)."""
+def enqueue_email_deliveries(notification_ids: list[uuid.UUID], *, push: bool = False) -> None:
+    """Queue one delivery job per email (or push) notification. After commit only; the sweep
+    catches a lost enqueue (blog.notifications.jobs.sweep_pending_emails)."""
     from redis.exceptions import RedisError
 
     from blog.jobs.queues import get_queue
-    from blog.notifications.jobs import enqueue_delivery
+    from blog.notifications.jobs import enqueue_delivery, enqueue_push_delivery
 
     try:
         queue = get_queue("mail")
         for nid in notification_ids:
-            enqueue_delivery(queue, nid)
+            (enqueue_push_delivery if push else enqueue_delivery)(queue, nid)
     except RedisError as exc:
         import logging
 

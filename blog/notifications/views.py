@@ -10,17 +10,32 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from blog.auth.access import require_user, safe_next
 from blog.auth.models import User
 from blog.core.htmx import is_htmx, redirect_to, render
 from blog.extensions import csrf, db
-from blog.notifications import services
+from blog.notifications import push, services
 from blog.notifications.access import access_notification
-from blog.notifications.forms import ActionForm, PreferencesForm, field_name, is_fixed
+from blog.notifications.forms import (
+    ActionForm,
+    PreferencesForm,
+    field_name,
+    is_fixed,
+)
 from blog.notifications.mail import read_unsubscribe_token
+from blog.notifications.models import DIGEST_KIND
 from blog.profiles.services import get_public_user
 
 bp = Blueprint("notifications", __name__)
@@ -105,7 +120,10 @@ def mark_all_read():
 @require_user
 def preferences():
     current = services.preferences(current_user.id)
-    data = {field_name(kind, channel): enabled for (kind, channel), enabled in current.items()}
+    data: dict[str, bool] = {
+        field_name(kind, channel): enabled for (kind, channel), enabled in current.items()
+    }
+    data["daily_digest"] = current[(DIGEST_KIND, "email")]
     form = PreferencesForm(data=data)
     if form.validate_on_submit():
         services.set_preferences(current_user.id, form.choices())
@@ -121,7 +139,60 @@ def preferences():
         channels=services.PAGE_CHANNELS,
         field_name=field_name,
         is_fixed=is_fixed,
+        push_enabled=push.push_enabled(),
+        vapid_public_key=current_app.config.get("VAPID_PUBLIC_KEY"),
+        push_devices=push.subscription_count(current_user.id),
     ), status
+
+
+# --------------------------------------------------------------------------- web push
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, from the site's root so that its scope covers every page."""
+    response = send_from_directory(
+        current_app.static_folder or "static", "js/sw.js", mimetype="text/javascript", max_age=0
+    )
+    # Browsers re-check a worker at most daily anyway; never let a cache pin an old one.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = request.script_root + "/"
+    return response
+
+
+def _json_error(message: str, status: int):
+    return jsonify({"ok": False, "error": message}), status
+
+
+@bp.post("/notifications/push/subscribe")
+@require_user
+def push_subscribe():
+    """Store this browser's PushSubscription (JSON, CSRF token in X-CSRFToken)."""
+    if not push.push_enabled():
+        return _json_error("Push notifications are not available on this site.", 404)
+    data = request.get_json(silent=True)
+    try:
+        sub = push.parse_subscription(data)
+    except push.InvalidSubscription as exc:
+        return _json_error(str(exc), 422)
+    push.save_subscription(current_user.id, sub, request.headers.get("User-Agent"))
+    db.session.commit()
+    return jsonify({"ok": True, "devices": push.subscription_count(current_user.id)}), 201
+
+
+@bp.post("/notifications/push/unsubscribe")
+@require_user
+def push_unsubscribe():
+    """Forget this browser's subscription (JSON {endpoint}); idempotent."""
+    data = request.get_json(silent=True)
+    endpoint = data.get("endpoint") if isinstance(data, dict) else None
+    if not isinstance(endpoint, str) or not endpoint:
+        return _json_error("Send the subscription's endpoint.", 422)
+    removed = push.delete_subscription(current_user.id, endpoint)
+    db.session.commit()
+    return jsonify(
+        {"ok": True, "removed": removed, "devices": push.subscription_count(current_user.id)}
+    )
 
 
 @bp.route("/notifications/unsubscribe/<token>", methods=["GET", "POST"])
@@ -134,7 +205,7 @@ def unsubscribe(token: str):
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         abort(404)
-    label = services.KIND_LABELS[kind]
+    label = services.MAIL_LABELS[kind]
     if request.method == "POST":
         services.set_preference(user_id, kind, "email", False)
         db.session.commit()

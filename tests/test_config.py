@@ -136,3 +136,83 @@ def test_production_refuses_to_start_without_a_secret_key():
 def test_proxy_hops_default_to_none_trusted():
     assert load_settings(BASE).flask_config()["PROXY_HOPS"] == 0
     assert load_settings({**BASE, "BLOG_PROXY_HOPS": "2"}).flask_config()["PROXY_HOPS"] == 2
+
+
+# --------------------------------------------------------------------------- web push (VAPID)
+
+
+def test_web_push_is_off_in_production_until_a_vapid_key_is_given():
+    cfg = load_settings(BASE).flask_config()
+    assert cfg["VAPID_PRIVATE_KEY"] is None
+    assert cfg["VAPID_PUBLIC_KEY"] is None
+    assert cfg["PUSH_ALLOW_LOOPBACK"] is False  # subscriptions must name a known push service
+    assert "fcm.googleapis.com" in cfg["PUSH_ALLOWED_HOSTS"]
+
+
+def test_a_vapid_key_from_the_environment_gives_its_public_key():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from blog.core.vapid import b64url
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+    public = b64url(
+        key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+    for given in (raw, pem, pem.replace("\n", "\\n")):
+        cfg = load_settings({**BASE, "BLOG_VAPID_PRIVATE_KEY": given}).flask_config()
+        assert cfg["VAPID_PRIVATE_KEY"] == raw
+        assert cfg["VAPID_PUBLIC_KEY"] == public
+    cfg = load_settings(
+        {**BASE, "BLOG_VAPID_PRIVATE_KEY": raw, "BLOG_VAPID_PUBLIC_KEY": public}
+    ).flask_config()
+    assert cfg["VAPID_SUBJECT"] == "https://blog.example.org"  # the operator's contact
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        ({"BLOG_VAPID_PRIVATE_KEY": "not-a-key"}, "BLOG_VAPID_PRIVATE_KEY is not usable"),
+        ({"BLOG_VAPID_PRIVATE_KEY": "A" * 43}, "BLOG_VAPID_PRIVATE_KEY is not usable"),
+        ({"BLOG_VAPID_PUBLIC_KEY": "BAAA"}, "BLOG_VAPID_PRIVATE_KEY is not"),
+        ({"BLOG_VAPID_SUBJECT": "ops@example.org"}, "BLOG_VAPID_SUBJECT='ops@example.org'"),
+        ({"BLOG_VAPID_SUBJECT": "https://x.org:8443"}, "BLOG_VAPID_SUBJECT"),
+        ({"BLOG_PUSH_ALLOWED_HOSTS": "https://fcm.googleapis.com"}, "BLOG_PUSH_ALLOWED_HOSTS"),
+    ],
+)
+def test_bad_web_push_settings_are_named(change, names):
+    with pytest.raises(ConfigError, match=names.replace("(", r"\(").replace(")", r"\)")):
+        load_settings({**BASE, **change})
+
+
+def test_a_vapid_public_key_that_does_not_match_is_refused():
+    from blog.core.vapid import generate_private_key, load_private_key
+
+    mine, other = generate_private_key(), load_private_key(generate_private_key())
+    with pytest.raises(ConfigError, match="does not belong to BLOG_VAPID_PRIVATE_KEY"):
+        load_settings(
+            {**BASE, "BLOG_VAPID_PRIVATE_KEY": mine, "BLOG_VAPID_PUBLIC_KEY": other.public_b64}
+        )
+
+
+def test_development_generates_and_keeps_a_vapid_key(tmp_path, monkeypatch):
+    from blog import config
+
+    monkeypatch.setattr(config, "VAR_DIR", tmp_path)
+    dev = {**BASE, "BLOG_ENV": "development", "BLOG_SITE_URL": "http://127.0.0.1:5000"}
+    first = load_settings(dev).flask_config()
+    second = load_settings(dev).flask_config()
+    assert first["VAPID_PUBLIC_KEY"] is not None
+    assert first["VAPID_PUBLIC_KEY"] == second["VAPID_PUBLIC_KEY"]
+    assert (tmp_path / "vapid_private_key").stat().st_mode & 0o077 == 0
+    assert first["PUSH_ALLOW_LOOPBACK"] is True
+    assert first["VAPID_SUBJECT"] == "mailto:webmaster@localhost"

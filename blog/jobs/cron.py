@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 def register_schedule(scheduler: CronScheduler) -> None:
     from blog.auth import jobs as auth_jobs
+    from blog.notifications import digest
     from blog.notifications import jobs as notification_jobs
     from blog.ops import monitoring
     from blog.outbox import archive, relay
@@ -32,3 +33,7 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(monitoring.sample_database, queue_name="default", interval=300)
     # Email notifications whose delivery job was lost (queued after commit, best effort).
     scheduler.register(notification_jobs.sweep_pending_emails, queue_name="default", interval=60)
+    # The daily digest of unread notifications, at 07:00 UTC (RQ's cron reads UTC).
+    scheduler.register(
+        digest.send_daily_digests, queue_name="default", cron="0 7 * * *", job_timeout=3600
+    )

@@ -32,6 +32,7 @@ def test_cron_schedule_registers_the_periodic_jobs(app):
         "sweep_outbox",
         "lift_expired_suspensions",
         "purge_deleted_accounts",
+        "send_daily_digests",
     } <= names
 
 

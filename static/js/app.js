@@ -27,3 +27,43 @@ document.addEventListener("htmx:afterSettle", (event) => {
     starts[starts.length - 1].focus();
   }
 });
+
+// Signing out stops web push in this browser first (another person may use it next): the
+// subscription is forgotten by the server and dropped by the browser, then the form goes.
+// Never holds sign-out hostage: after 2 s it signs out anyway.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.pushUnsubscribe) {
+    return;
+  }
+  if (!("serviceWorker" in navigator) || form.dataset.pushCleared) {
+    return;
+  }
+  event.preventDefault();
+  let sent = false;
+  const signOut = () => {
+    if (!sent) {
+      sent = true;
+      form.dataset.pushCleared = "1";
+      form.submit();
+    }
+  };
+  window.setTimeout(signOut, 2000);
+  const token = form.querySelector('input[name="csrf_token"]');
+  navigator.serviceWorker
+    .getRegistration()
+    .then((registration) => registration && registration.pushManager.getSubscription())
+    .then((subscription) => {
+      if (!subscription) {
+        return null;
+      }
+      return fetch(form.dataset.pushUnsubscribe, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
+        body: JSON.stringify({ endpoint: subscription.endpoint }),
+      }).then(() => subscription.unsubscribe());
+    })
+    .catch(() => null)
+    .finally(signOut);
+});

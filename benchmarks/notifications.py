@@ -8,16 +8,20 @@ PostgreSQL and Redis under var/bench/, or BENCH_DATABASE_URL / BENCH_REDIS_URL),
 database with the migrations applied, and measures in one run:
 
   (a) the baseline: empty RQ jobs (`time.sleep(0)`) drained by one real `flask worker`
-      (the forking worker, as in production), jobs/s;
+      (RQ's forking worker, the reference the target was set against), jobs/s; and, for a
+      like-for-like comparison, by one `flask worker --in-process` (no fork per job), the
+      worker that serves `notifications` in production (blog/jobs/worker.py);
   (b) fan-out: an author with --followers followers publishes --posts posts; the relay has
-      enqueued one `post.published` handler job per post; one `flask worker -q notifications`
-      drains them. Handler jobs/s (target: ratio to (a) >= 0.5) and in-app notifications
+      enqueued one `post.published` handler job per post; one `flask worker --in-process -q
+      notifications` drains them. Handler jobs/s (target: ratio to the forking worker's (a)
+      >= 0.5; the ratio to the in-process (a) is printed too) and in-app notifications
       delivered per second (each job inserts a row per follower in one statement, then
-      publishes every follower's badge in one Redis pipeline);
+      publishes the followers' badges in a few Redis messages);
   (c) commit-to-badge latency: a websocket open on a real gunicorn web process for one user;
       `comment.created` events for that user's post committed at --rate events/s for
-      --seconds, with the after-commit relay trigger, --workers `flask worker`
-      processes (forking, all queues) and `flask cron`. Latency = socket receipt - commit,
+      --seconds, with the after-commit relay trigger and the processes of `make run`:
+      --workers `flask worker --in-process -q outbox,notifications`, one forking
+      `flask worker -q mail,default` and `flask cron`. Latency = socket receipt - commit,
       matched by a marker in the toast. Target: p99 <= 1 s.
 
 Loopback and unix sockets only; everything it starts is stopped on the way out.
@@ -58,7 +62,7 @@ from blog.auth.models import PURGED_PASSWORD, User, UserSession
 from blog.auth.sessions import new_token
 from blog.core.db import utcnow
 from blog.extensions import db
-from blog.jobs.queues import get_queue
+from blog.jobs.queues import FORKING_QUEUES, IN_PROCESS_QUEUES, get_queue
 from blog.notifications.models import Follow, Notification
 from blog.outbox.events import emit
 from blog.outbox.relay import relay_outbox
@@ -88,9 +92,11 @@ def wait_for_worker(app: Flask, queue_name: str) -> None:
         raise SystemExit(f"`flask worker` did not start: see {BENCH_DIR / 'logs'}")
 
 
-def bench_empty_jobs(app: Flask, env: dict[str, str]) -> float:
+def bench_empty_jobs(app: Flask, env: dict[str, str], *, in_process: bool = False) -> float:
     """From the first enqueue until the worker has finished them all (worker already up)."""
-    with flask_processes(env, ("empty-worker", ["worker", "-q", "default"])):
+    flags = ["--in-process"] if in_process else []
+    name = "empty-worker-in-process" if in_process else "empty-worker"
+    with flask_processes(env, (name, ["worker", *flags, "-q", "default"])):
         wait_for_worker(app, "default")
         with app.app_context():
             queue = get_queue("default")
@@ -124,7 +130,8 @@ def bench_fan_out(app: Flask, env: dict[str, str], followers: int, count: int) -
             )
             posts.publish_post(post, actor=author)
         db.session.commit()
-    with flask_processes(env, ("fanout-worker", ["worker", "-q", "notifications"])):
+    fanout_worker = ["worker", "--in-process", "-q", "notifications"]
+    with flask_processes(env, ("fanout-worker", fanout_worker)):
         wait_for_worker(app, "notifications")
         expected = followers * count
         start = time.perf_counter()
@@ -266,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=20)
     parser.add_argument("--rate", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=3, help="`flask worker`s for (c)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`flask worker --in-process`es for (c)"
+    )
     args = parser.parse_args(argv)
 
     services = Services()
@@ -285,12 +294,16 @@ def main(argv: list[str] | None = None) -> int:
             flask_migrate.upgrade()
         say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker` ...")
         empty = bench_empty_jobs(app, env)
+        say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker --in-process` ...")
+        empty_in_process = bench_empty_jobs(app, env, in_process=True)
         say(f"(b) {args.posts} posts by an author with {args.followers:,} followers ...")
         fan_out = bench_fan_out(app, env, args.followers, args.posts)
         say(f"(c) commit-to-badge latency at {args.rate} events/s for {args.seconds:g} s ...")
         web = _gunicorn(env, port)
         trigger_app = create_app(environ=env)  # the after-commit relay trigger on, as in the app
-        workers = [(f"worker-{i}", ["worker"]) for i in range(args.workers)]
+        events = ["worker", "--in-process", "-q", ",".join(IN_PROCESS_QUEUES)]
+        workers = [(f"events-{i}", events) for i in range(args.workers)]
+        workers.append(("worker", ["worker", "-q", ",".join(FORKING_QUEUES)]))
         with flask_processes(env, *workers, ("cron", ["cron"])):
             wait_for_worker(app, "notifications")
             if not wait_until(lambda: _answers(port), 30, 0.2):
@@ -307,23 +320,29 @@ def main(argv: list[str] | None = None) -> int:
             web.wait(20)
         services.stop()
 
-    return report(args, empty, fan_out, latency)
+    return report(args, empty, empty_in_process, fan_out, latency)
 
 
 def report(
-    args: argparse.Namespace, empty: float, fan_out: dict[str, float], latency: dict[str, Any]
+    args: argparse.Namespace,
+    empty: float,
+    empty_in_process: float,
+    fan_out: dict[str, float],
+    latency: dict[str, Any],
 ) -> int:
     ratio = fan_out["jobs"] / empty
+    ratio_in_process = fan_out["jobs"] / empty_in_process
     lat = latency["latencies"]
     p50 = percentile(lat, 50) if lat else float("inf")
     p99 = percentile(lat, 99) if lat else float("inf")
     verdict = {True: "PASS", False: "FAIL"}
     rows = [
-        ("(a) empty RQ jobs, one `flask worker`", f"{empty:,.1f} jobs/s", "baseline"),
+        ("(a) empty RQ jobs, one `flask worker`", f"{empty:,.1f} jobs/s", "baseline (forking)"),
+        ("(a) empty RQ jobs, `--in-process`", f"{empty_in_process:,.1f} jobs/s", "no fork"),
         (
             "(b) fan-out handler jobs, one worker",
             f"{fan_out['jobs']:,.1f} jobs/s",
-            f"ratio {ratio:.2f}",
+            f"ratio {ratio:.2f} (in-process: {ratio_in_process:.2f})",
         ),
         (
             "(b) in-app notifications delivered",

@@ -1,9 +1,10 @@
 """`make run`: the whole product on one machine, for development and trying it out.
 
 Starts an embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, applies the
-migrations, creates the demo data on the first run, then supervises web + worker + cron. With no
-BLOG_SMTP_URL it also runs a mail sink (blog/devmail/sink.py) that keeps every message under
-var/mail for /dev/mail. A child that dies is restarted after a second; one that keeps dying (more
+migrations, creates the demo data on the first run, then supervises web, two workers (`events`,
+in-process, for the outbox and notifications; `worker`, forking, for mail and the rest) and cron.
+With no BLOG_SMTP_URL it also runs a mail sink (blog/devmail/sink.py) that keeps every message
+under var/mail for /dev/mail. A child that dies is restarted after a second; one that keeps dying (more
 than 5 times in 60 s) stops everything. Ctrl-C (or SIGTERM) stops every child, the sink and both
 embedded servers.
 
@@ -33,6 +34,7 @@ from blog.core.embedded import (
     EmbeddedServiceError,
     die_with_parent,
 )
+from blog.jobs.queues import FORKING_QUEUES, IN_PROCESS_QUEUES
 
 if TYPE_CHECKING:
     import psutil
@@ -95,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         return supervise(
             {
                 "web": [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:app"],
-                "worker": [*flask, "worker"],
+                # Two workers (blog/jobs/worker.py): the relay and notification handlers run
+                # in-process, on the path from a commit to a badge; mail and the rest forked.
+                "events": [*flask, "worker", "--in-process", "-q", ",".join(IN_PROCESS_QUEUES)],
+                "worker": [*flask, "worker", "-q", ",".join(FORKING_QUEUES)],
                 "cron": [*flask, "cron"],
             },
             env,

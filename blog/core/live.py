@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "blog:live:user:"
 PATTERN = CHANNEL_PREFIX + "*"
+# One message for many users: {"users": [uuid, ...], "html": "..."} (publish_many).
+MANY_CHANNEL = "blog:live:many"
 _EXT_KEY = "blog_live"
 # The htmx ws extension reconnects by itself after these close codes only (1006, 1011-1013):
 # a server going away says 1012 so the tab comes back; a revoked session says 1008 and stays off.
@@ -71,21 +73,35 @@ def publish_to_user(user_id: uuid.UUID | str, html: str) -> bool:
 
 
 def publish_many(messages: Iterable[tuple[uuid.UUID | str, str]]) -> int:
-    """Publish many (user, html) messages in one round trip. After commit only."""
+    """Publish many (user, html) messages in one round trip. After commit only.
+
+    Returns how many users the messages were for (0 when Redis is down). Users who get the
+    same html share one message on MANY_CHANNEL (the users' ids and the html, JSON), which each
+    web process's listener forwards to its sockets of those users: a fan-out to a thousand
+    followers, who see the same toast and only a handful of different counts, is a few
+    messages for Redis and each web process to handle, not a thousand.
+    """
     from blog.core.redis import get_redis
 
-    batch = list(messages)
-    if not batch:
+    by_html: dict[str, list[str]] = {}
+    for user_id, html in messages:
+        by_html.setdefault(html, []).append(str(user_id))
+    if not by_html:
         return 0
+    users = 0
     try:
         pipe = get_redis().pipeline(transaction=False)
-        for user_id, html in batch:
-            pipe.publish(channel_for(user_id), html)
+        for html, user_ids in by_html.items():
+            users += len(user_ids)
+            if len(user_ids) == 1:
+                pipe.publish(channel_for(user_ids[0]), html)
+            else:
+                pipe.publish(MANY_CHANNEL, json.dumps({"users": user_ids, "html": html}))
         pipe.execute()
     except RedisError as exc:
-        log.warning("live: could not publish %d message(s): %s", len(batch), exc)
+        log.warning("live: could not publish to %d user(s): %s", users, exc)
         return 0
-    return len(batch)
+    return users
 
 
 class LiveSocket:
@@ -239,6 +255,18 @@ class LiveHub:
                 delivered += 1
         return delivered
 
+    def _forward_many(self, data: str) -> None:
+        try:
+            payload = json.loads(data)
+            user_ids, html = list(payload["users"]), str(payload["html"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("live: ignored a malformed message on %s", MANY_CHANNEL)
+            return
+        with self._lock:
+            local = [str(u) for u in user_ids if str(u) in self._sockets]
+        for user_id in local:
+            self.forward(user_id, html)
+
     def status_html(self) -> str:
         return self.render_status(self.subscribed.is_set())
 
@@ -276,6 +304,9 @@ class LiveHub:
             pubsub = None
             try:
                 pubsub = self._client().pubsub(ignore_subscribe_messages=False)
+                # Both on one connection; the psubscribe is confirmed last, so once it is,
+                # both are live.
+                pubsub.subscribe(MANY_CHANNEL)
                 pubsub.psubscribe(PATTERN)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
@@ -287,6 +318,8 @@ class LiveHub:
                     elif message["type"] == "pmessage":
                         channel = _text(message["channel"])
                         self.forward(channel.removeprefix(CHANNEL_PREFIX), _text(message["data"]))
+                    elif message["type"] == "message":
+                        self._forward_many(_text(message["data"]))
             except (RedisError, OSError) as exc:
                 failures += 1
                 if failures == 1:

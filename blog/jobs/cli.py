@@ -10,23 +10,33 @@ from flask.cli import with_appcontext
 from rq.cron import CronScheduler
 
 from blog.jobs.cron import register_schedule
-from blog.jobs.queues import QUEUE_NAMES, get_queue
+from blog.jobs.queues import IN_PROCESS_QUEUES, QUEUE_NAMES, get_queue
 from blog.jobs.worker import dispose_pool_after_fork, make_worker, worker_redis
 
 
 @click.command("worker")
 @click.option("--queues", "-q", default=",".join(QUEUE_NAMES), show_default=True)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="Run jobs in this process instead of a fork per job (for the queues "
+    + ",".join(IN_PROCESS_QUEUES)
+    + "); a job stuck past its timeout ends the process, for its supervisor to restart.",
+)
 @with_appcontext
-def worker_command(queues: str, burst: bool) -> None:
+def worker_command(queues: str, burst: bool, in_process: bool) -> None:
     """Run an RQ worker (with the scheduler) on the app's queues."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     names = [q.strip() for q in queues.split(",") if q.strip()]
+    # The scheduler runs in a forked process in both kinds of worker.
     dispose_pool_after_fork(app)
     redis = worker_redis(app)
     worker = make_worker(
         app,
         [get_queue(name, connection=redis) for name in names],
+        in_process=in_process,
+        hard_kill=in_process,
         # A SIGKILLed worker's job must be retried within 90 s (RQ's defaults: ~7 minutes,
         # field notes). RQ declares the job abandoned once its heartbeat lapses (monitoring
         # interval + 60 s = 70 s) and retries it at a live worker's next maintenance pass:

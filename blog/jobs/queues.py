@@ -8,6 +8,11 @@ from rq import Queue
 from blog.core.redis import get_redis
 
 QUEUE_NAMES = ("outbox", "notifications", "mail", "default")
+# Short, frequent jobs on the way from a commit to a user's screen (the relay, notification
+# handlers): served by `flask worker --in-process`, which does not fork per job. The others
+# (mail over SMTP, images, archives) by the forking `flask worker`. blog/jobs/worker.py says why.
+IN_PROCESS_QUEUES = ("outbox", "notifications")
+FORKING_QUEUES = ("mail", "default")
 
 
 def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:

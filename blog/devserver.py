@@ -4,9 +4,9 @@ Starts an embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset,
 migrations, creates the demo data on the first run, then supervises web, two workers (`events`,
 in-process, for the outbox and notifications; `worker`, forking, for mail and the rest) and cron.
 With no BLOG_SMTP_URL it also runs a mail sink (blog/devmail/sink.py) that keeps every message
-under var/mail for /dev/mail. A child that dies is restarted after a second; one that keeps dying (more
-than 5 times in 60 s) stops everything. Ctrl-C (or SIGTERM) stops every child, the sink and both
-embedded servers.
+under var/mail for /dev/mail. A child that dies is restarted after a second; one that keeps dying
+(more than 5 times in 60 s) stops everything. Ctrl-C (or SIGTERM) stops every child, the sink and
+both embedded servers.
 
     python -m blog.devserver                 # run everything
     python -m blog.devserver --migrate-only  # just bring the database to head
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 # Two workers (blog/jobs/worker.py): the relay and notification handlers run
                 # in-process, on the path from a commit to a badge; mail and the rest forked.
                 "events": [*flask, "worker", "--in-process", "-q", ",".join(IN_PROCESS_QUEUES)],
-                "worker": [*flask, "worker", "-q", ",".join(FORKING_QUEUES)],
+                # Mail and the rest can wait: under load they yield the CPU (nice 10).
+                "worker": [*flask, "worker", "--nice", "10", "-q", ",".join(FORKING_QUEUES)],
                 "cron": [*flask, "cron"],
             },
             env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from flask import Flask, current_app
@@ -24,10 +25,20 @@ from blog.jobs.worker import dispose_pool_after_fork, make_worker, worker_redis
     + ",".join(IN_PROCESS_QUEUES)
     + "); a job stuck past its timeout ends the process, for its supervisor to restart.",
 )
+@click.option(
+    "--nice",
+    type=click.IntRange(0, 19),
+    default=0,
+    show_default=True,
+    help="Lower this worker's CPU priority (and its work horses'): for the background "
+    "queues, so that under load they yield the CPU to pages and the in-process worker.",
+)
 @with_appcontext
-def worker_command(queues: str, burst: bool, in_process: bool) -> None:
+def worker_command(queues: str, burst: bool, in_process: bool, nice: int) -> None:
     """Run an RQ worker (with the scheduler) on the app's queues."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if nice:
+        os.nice(nice)
     names = [q.strip() for q in queues.split(",") if q.strip()]
     # The scheduler runs in a forked process in both kinds of worker.
     dispose_pool_after_fork(app)

@@ -11,6 +11,7 @@ leaves or its session stops being valid (checked every few seconds by blog.core.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, request
@@ -42,8 +43,14 @@ def _render_status(ok: bool) -> str:
 
 
 def valid_sessions(session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these sessions may still use the site (one query for all of a process's)."""
+    """Which of these sessions may still use the site (one query for all of a process's).
+
+    The same rules as a request's (blog.auth.sessions.load_user_from_request), the idle
+    timeout included: an open socket is not activity (it does not move last_seen_at), so a
+    tab left open past the idle limit is signed out like one that makes a request.
+    """
     now = utcnow()
+    idle_limit = timedelta(hours=current_app.config["SESSION_IDLE_HOURS"])
     rows = db.session.scalars(
         select(UserSession.id)
         .join(User, User.id == UserSession.user_id)
@@ -51,6 +58,7 @@ def valid_sessions(session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
             UserSession.id.in_(session_ids),
             UserSession.revoked_at.is_(None),
             UserSession.expires_at > now,
+            UserSession.last_seen_at >= now - idle_limit,
             User.status == "active",
             User.deleted_at.is_(None),
         )

@@ -1,7 +1,9 @@
 // The live channel's page side (progressive enhancement: every page works without it).
 // The htmx ws extension connects, reconnects with backoff and swaps each message out of band;
-// this file shows the "live updates unavailable" notice while the socket is closed, and lets
-// toasts go away on their own.
+// this file shows the "live updates unavailable" notice while the socket is closed, and
+// dismisses toasts: by their close button, by Escape, or on their own after a while (not
+// while the pointer or the keyboard focus is on one). A toast never takes focus: #toasts is
+// a polite live region that announces it where the reader is.
 (function () {
   "use strict";
   const TOAST_SECONDS = 8;
@@ -18,22 +20,93 @@
   // On open the server sends the real state (Redis reachable or not); until then, hide it.
   document.addEventListener("htmx:wsOpen", () => notice(false));
 
-  // Each toast leaves after a while, or when clicked outside its links.
-  function dismissLater(toast) {
-    if (toast.dataset.timer) {
-      return;
-    }
-    toast.dataset.timer = String(
-      window.setTimeout(() => toast.remove(), TOAST_SECONDS * 1000),
-    );
-    toast.addEventListener("click", (event) => {
-      if (!(event.target instanceof Element) || !event.target.closest("a")) {
-        toast.remove();
+  function toasts() {
+    return Array.from(document.querySelectorAll("#toasts .toast"));
+  }
+
+  function lifetime() {
+    const region = document.getElementById("toasts");
+    const seconds = Number(region && region.dataset.seconds);
+    return (seconds > 0 ? seconds : TOAST_SECONDS) * 1000;
+  }
+
+  // Removes a toast. If the keyboard focus was in it, it moves to the next toast's close
+  // button, or else to the nav's Notifications link: never lost to <body>.
+  function dismiss(toast) {
+    const hadFocus = toast.contains(document.activeElement);
+    window.clearTimeout(Number(toast.dataset.timer));
+    const rest = toasts().filter((t) => t !== toast);
+    toast.remove();
+    if (hadFocus) {
+      const next = rest.length ? rest[rest.length - 1].querySelector("[data-toast-close]") : null;
+      const target = next || document.getElementById("nav-notifications");
+      if (target) {
+        target.focus();
       }
-    });
+    }
+  }
+
+  function isBusy(toast) {
+    return toast.matches(":hover") || toast.contains(document.activeElement);
+  }
+
+  function dismissLater(toast) {
+    window.clearTimeout(Number(toast.dataset.timer));
+    toast.dataset.timer = String(
+      window.setTimeout(() => {
+        if (!toast.isConnected) {
+          return;
+        }
+        // Someone is reading or about to press something in it: wait for them.
+        if (isBusy(toast)) {
+          dismissLater(toast);
+        } else {
+          dismiss(toast);
+        }
+      }, lifetime()),
+    );
   }
 
   document.addEventListener("htmx:wsAfterMessage", () => {
-    document.querySelectorAll("#toasts .toast").forEach(dismissLater);
+    toasts().forEach((toast) => {
+      if (!toast.dataset.timer) {
+        dismissLater(toast);
+      }
+    });
+  });
+
+  document.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element)) {
+      return;
+    }
+    const toast = event.target.closest("#toasts .toast");
+    // The close button, or anywhere on the toast outside its links.
+    if (toast && (event.target.closest("[data-toast-close]") || !event.target.closest("a"))) {
+      dismiss(toast);
+    }
+  });
+
+  // Escape closes the toast that holds the focus; elsewhere, the newest toast, unless the key
+  // belongs to something else (a form field, an open dialog, a handler that already used it).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented) {
+      return;
+    }
+    const all = toasts();
+    if (!all.length) {
+      return;
+    }
+    const target = event.target instanceof Element ? event.target : null;
+    const inToast = target ? target.closest("#toasts .toast") : null;
+    if (inToast) {
+      event.preventDefault();
+      dismiss(inToast);
+      return;
+    }
+    if (target && target.closest("input, textarea, select, [contenteditable], dialog[open]")) {
+      return;
+    }
+    event.preventDefault();
+    dismiss(all[all.length - 1]);
   });
 })();

@@ -1,13 +1,14 @@
 """The live channel's plumbing: this process's sockets, its Redis listener, and publishing.
 
 One websocket per tab (the route lives in blog/notifications/live.py). Any process, web or
-worker, publishes an HTML fragment on the user's Redis channel (`blog:live:user:<uuid>`); each
-web process runs ONE listener thread, subscribed to every user channel, that forwards a message
-to that user's sockets in this process. Sends on a socket are serialised by its lock.
+worker, publishes an HTML fragment on the user's Redis channel (`blog:live:user:<uuid>`), or
+one fragment for many users on `blog:live:many` (a fan-out); each web process runs ONE listener
+thread, subscribed to both, that forwards a message to those users' sockets in this process.
+Sends on a socket are serialised by its lock.
 
 A second thread re-checks, every few seconds and in one query for all of this process's
 sockets, that their sign-in sessions are still valid, and closes those that are not (signed
-out elsewhere, suspended, expired). When Redis is unreachable the listener tells every local
+out elsewhere, suspended, expired, idle past the limit). When Redis is unreachable the listener tells every local
 socket (a "degraded" notice) and reconnects with backoff; the notice clears when it is back.
 
 Publishing is a side effect: call `publish_to_user` only after the commit that made the news.

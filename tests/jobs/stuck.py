@@ -1,0 +1,20 @@
+"""Jobs that overrun their timeout, for the in-process worker's tests (importable by RQ)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from blog.extensions import db
+
+
+def sleep_in_python(seconds: float) -> None:
+    """Stuck in Python code: SIGALRM's exception interrupts it."""
+    time.sleep(seconds)
+
+
+def sleep_in_postgres(seconds: float) -> None:
+    """Stuck inside libpq (C): no Python signal handler runs until the statement returns."""
+    db.session.execute(text("SET LOCAL statement_timeout = 0"))
+    db.session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})

@@ -8,8 +8,9 @@ Sends on a socket are serialised by its lock.
 
 A second thread re-checks, every few seconds and in one query for all of this process's
 sockets, that their sign-in sessions are still valid, and closes those that are not (signed
-out elsewhere, suspended, expired, idle past the limit). When Redis is unreachable the listener tells every local
-socket (a "degraded" notice) and reconnects with backoff; the notice clears when it is back.
+out elsewhere, suspended, expired, idle past the limit). When Redis is unreachable the
+listener tells every local socket (a "degraded" notice) and reconnects with backoff; the
+notice clears when it is back.
 
 Publishing is a side effect: call `publish_to_user` only after the commit that made the news.
 """

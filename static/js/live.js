@@ -110,3 +110,29 @@
     dismiss(all[all.length - 1]);
   });
 })();
+
+// A live message carries out-of-band fragments for places that only some pages have (a
+// conversation's list, its count in the chat list). Fragments whose target is not on this page
+// are dropped before htmx swaps, instead of each logging an htmx:oobErrorNoTarget error.
+if (window.htmx) {
+  window.htmx.defineExtension("live-targets", {
+    transformResponse: function (text, xhr) {
+      if (xhr) {
+        return text; // an ordinary response: htmx's usual rules
+      }
+      const template = document.createElement("template");
+      template.innerHTML = text;
+      let dropped = false;
+      Array.from(template.content.children).forEach((child) => {
+        const spec = child.getAttribute("hx-swap-oob") || "true";
+        const colon = spec.indexOf(":");
+        const selector = colon > 0 ? spec.slice(colon + 1) : child.id ? "#" + CSS.escape(child.id) : null;
+        if (selector && !document.querySelector(selector)) {
+          child.remove();
+          dropped = true;
+        }
+      });
+      return dropped ? template.innerHTML : text;
+    },
+  });
+}

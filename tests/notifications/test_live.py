@@ -257,7 +257,7 @@ def test_a_plain_get_of_ws_is_not_a_page(client):
 def test_pages_still_render_the_socket_element_only_for_signed_in_users(app, client, person):
     assert 'ws-connect="/ws"' not in client.get("/").get_data(as_text=True)
     page = signed_in(app, person.email).get("/").get_data(as_text=True)
-    assert 'hx-ext="ws"' in page
+    assert 'hx-ext="ws,live-targets"' in page
     assert 'ws-connect="/ws"' in page
     assert "htmx-ext-ws.min.js" in page
 

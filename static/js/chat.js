@@ -69,17 +69,29 @@
       empty.remove();
     }
   }
+  // The newest message this tab is sure to have everything up to: the page as rendered, then
+  // whatever came while live delivery worked. A message this tab POSTed during an outage does
+  // not move it, or the others' messages sent before it would never be fetched.
+  function newestCursor() {
+    const items = list.querySelectorAll(":scope > li[data-cursor]");
+    return items.length ? items[items.length - 1].dataset.cursor : section.dataset.since;
+  }
+  let synced = newestCursor();
+  function markSynced() {
+    if (liveOk && socket) {
+      synced = newestCursor();
+    }
+  }
   // After the socket (re)opens or Redis is back: fetch what was sent meanwhile.
   function catchUp() {
-    const items = list.querySelectorAll(":scope > li[data-cursor]");
     if (!window.htmx) {
       return;
     }
-    const after = items.length ? items[items.length - 1].dataset.cursor : section.dataset.since;
-    const url = section.dataset.newerUrl + "?after=" + encodeURIComponent(after);
+    const url = section.dataset.newerUrl + "?after=" + encodeURIComponent(synced);
     const stickNow = nearBottom();
     window.htmx.ajax("GET", url, { target: list, swap: "beforeend" }).then(() => {
       tidy();
+      markSynced();
       if (stickNow) {
         toBottom();
       }
@@ -95,6 +107,7 @@
   });
   document.addEventListener("htmx:wsClose", () => {
     socket = null;
+    liveOk = false;
   });
 
   let stick = true;
@@ -112,6 +125,7 @@
     }
     if (message.indexOf("messages-" + conversation) !== -1) {
       tidy();
+      markSynced();
       if (stick) {
         toBottom();
       }

@@ -17,14 +17,15 @@ import uuid
 from typing import Any
 
 import pytest
+import simple_websocket
 from flask import Flask
 from sqlalchemy import func, select
 
 from blog.chat.models import ConversationParticipant, Message
-from blog.core.live import publish_to_user
+from blog.core.live import get_hub, publish_to_user
 from blog.extensions import db
 from tests.chat.helpers import start
-from tests.notifications.helpers import connect, session_cookie
+from tests.notifications.helpers import session_cookie
 from tests.posts.helpers import Person, make_author, new_author, signed_in
 
 # Generous: CI machines have 2 cores and run other suites at the same time.
@@ -46,6 +47,20 @@ def carol(app):
     return new_author(app)
 
 
+def _connect(app: Flask, base: str, cookie: str) -> Any:
+    """A websocket to /ws as a signed-in browser, once the server has registered it (its first
+    message is the live status) and this process's listener is subscribed (else a publish
+    would reach no one)."""
+    ws = simple_websocket.Client.connect(
+        base.replace("http://", "ws://") + "/ws", headers={"Cookie": cookie, "Origin": base}
+    )
+    first = ws.receive(timeout=DEADLINE)
+    assert first is not None, "the server sent no status"
+    assert 'id="live-status"' in first
+    assert get_hub(app).subscribed.wait(DEADLINE), "the live listener did not subscribe"
+    return ws
+
+
 class Tab:
     """One open socket of a signed-in person, with what it has received so far."""
 
@@ -57,7 +72,7 @@ class Tab:
             self.browser = signed_in(app, person.email)
             cookie = session_cookie(app, self.browser)
         self.cookie = cookie
-        self.ws = connect(base, cookie)
+        self.ws = _connect(app, base, cookie)
         self.seen: list[str] = []
 
     def send(self, **data: Any) -> None:
@@ -74,7 +89,10 @@ class Tab:
             self.seen.append(text)
             if needle.search(text) if isinstance(needle, re.Pattern) else needle in text:
                 return text
-        raise AssertionError(f"{self.person.user_name}: nothing with {needle!r} in {timeout} s")
+        raise AssertionError(
+            f"{self.person.user_name}: nothing with {needle!r} in {timeout} s; "
+            f"the last messages: {[t[:160] for t in self.seen[-5:]]}"
+        )
 
     def received_until_probe(self) -> list[str]:
         """Everything this socket got before a probe published now on its user's channel."""
@@ -198,7 +216,6 @@ def test_a_non_participant_can_neither_send_subscribe_nor_type_into_a_conversati
         assert str(cid) not in text
         assert "Not sent" not in text
     # The socket does not remember the subscription either.
-    from blog.core.live import get_hub
 
     for live in get_hub(app).sockets(carol.id):
         assert str(cid) not in live.topics

@@ -17,7 +17,6 @@ import uuid
 from typing import Any
 
 import pytest
-import simple_websocket
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -25,7 +24,7 @@ from blog.chat.models import ConversationParticipant, Message
 from blog.core.live import get_hub, publish_to_user
 from blog.extensions import db
 from tests.chat.helpers import start
-from tests.notifications.helpers import session_cookie
+from tests.notifications.helpers import LiveClient, session_cookie
 from tests.posts.helpers import Person, make_author, new_author, signed_in
 
 # Generous: CI machines have 2 cores and run other suites at the same time.
@@ -51,7 +50,7 @@ def _connect(app: Flask, base: str, cookie: str) -> Any:
     """A websocket to /ws as a signed-in browser, once the server has registered it (its first
     message is the live status) and this process's listener is subscribed (else a publish
     would reach no one)."""
-    ws = simple_websocket.Client.connect(
+    ws = LiveClient.connect(
         base.replace("http://", "ws://") + "/ws", headers={"Cookie": cookie, "Origin": base}
     )
     first = ws.receive(timeout=DEADLINE)

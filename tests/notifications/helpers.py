@@ -55,13 +55,25 @@ def handshake_status(base_url: str, headers: dict[str, str]) -> tuple[int, str]:
         conn.close()
 
 
+class LiveClient(simple_websocket.Client):
+    """simple_websocket's client, without losing a frame that arrives with the 101.
+
+    Its handshake parses only the first event of the read that completes it; a frame that came
+    in the same read (the server's status, sent right after the upgrade; common on a loaded
+    machine) stays unparsed until more data arrives, so `receive` times out. Parse the rest
+    before the reader thread starts.
+    """
+
+    def handshake(self) -> None:
+        super().handshake()
+        self.connected = self._handle_events()
+
+
 def connect(base_url: str, cookie: str, origin: str | None = None) -> Any:
     """A websocket to /ws with the cookie of a signed-in browser; waits for the first message
     (the live status the server sends once its listener is subscribed)."""
     ws_url = base_url.replace("http://", "ws://") + "/ws"
-    ws = simple_websocket.Client.connect(
-        ws_url, headers={"Cookie": cookie, "Origin": origin or base_url}
-    )
+    ws = LiveClient.connect(ws_url, headers={"Cookie": cookie, "Origin": origin or base_url})
     first = ws.receive(timeout=DEADLINE_SECONDS)
     assert first is not None, f"no first message within {DEADLINE_SECONDS} s"
     assert 'id="live-status"' in first

@@ -449,7 +449,7 @@ def test_restarting_redis_mid_chat_loses_no_message_and_clients_reconnect(
         page.goto(f"{base}/chat/{cid}")
         _connected(page)
         _mark_no_reload(page)
-        expect(page.locator("#live-status")).to_be_hidden()
+        expect(page.locator("#live-status")).to_be_hidden(timeout=15_000)
     _chat_live(ada, grace, cid, "Before the outage", enter=True)
 
     own_redis.stop()

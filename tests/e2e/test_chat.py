@@ -124,14 +124,8 @@ def _chat_live(sender: Page, receiver: Page, cid: str, body: str, *, enter: bool
 
 
 def _assert_no_js_errors(*pages: Page) -> None:
-    # htmx logs an out-of-band fragment whose target this page lacks (every chat fragment goes
-    # to all of a user's tabs: the chat list's count on a conversation page, another
-    # conversation's message) as an error; it is harmless, and said so in the hand-back.
     for page in pages:
-        errors = [
-            e for e in page.__dict__["js_errors"] if not e.startswith("htmx:oobErrorNoTarget")
-        ]
-        assert errors == [], errors
+        assert page.__dict__["js_errors"] == [], page.__dict__["js_errors"]
 
 
 # --------------------------------------------------------------------------- live chat

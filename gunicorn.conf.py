@@ -1,12 +1,36 @@
-"""gunicorn settings. Threaded workers: each open websocket holds one thread (field notes),
-so threads are sized for sockets plus page traffic; raise BLOG_WEB_THREADS for more sockets."""
+"""gunicorn settings for the web process: pages, fragments and the /ws live channel together.
+
+Why threads, and how many. /ws (flask-sock) runs inside gunicorn's threaded worker, and an open
+socket holds one worker thread for as long as the tab stays open (field notes). With 32 threads a
+worker that holds 32 sockets answers no page at all: benchmarks/chat_fanout.py with 200 clients
+could not even open them all, and pages hung. So each worker gets far more threads than it will
+hold sockets, and the sockets may never take the last LIVE_PAGE_RESERVE of them: past
+`threads - reserve` sockets a worker refuses the websocket handshake with 503 (the tab retries
+later, and every page works without the socket), so pages always find a free thread.
+
+An idle socket costs a parked thread and its reader thread (~64 KiB of stack each, no CPU: the
+receive loop wakes every 5 s, pings every 25 s), so 256 threads per worker is cheap; with the
+default 2 workers that is room for about 450 sockets. Measured (README, chat benchmark): /chat's
+p99 with 200 idle sockets open is within the 1.2x target of its p99 with none.
+
+Chosen over a separate websocket process pool: that needs a proxy routing /ws to other ports
+(`make run` has none, and every deployment would need the rule), and splits a tab's socket from
+the process that renders its pages, for no measured gain: the cost of an idle socket is memory,
+not page latency. Raise BLOG_WEB_THREADS for more sockets per worker, or BLOG_WEB_WORKERS (one
+per core) for more page throughput; a worker needs threads, not processes, for sockets.
+"""
 
 import os
 
 bind = f"{os.environ.get('BLOG_BIND', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("BLOG_WEB_WORKERS", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("BLOG_WEB_THREADS", "32"))
+threads = int(os.environ.get("BLOG_WEB_THREADS", "256"))
+# Threads kept for pages: a worker refuses a new websocket once it holds threads - this many.
+LIVE_PAGE_RESERVE = 32
+# Open connections per worker (sockets, requests, idle keep-alives): gthread stops accepting
+# past this, and keeps `worker_connections - threads` keep-alive connections at most.
+worker_connections = threads + 1000
 timeout = 60
 graceful_timeout = 10
 keepalive = 5
@@ -23,6 +47,14 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="blog-metrics-")
+
+
+def post_worker_init(worker):
+    # The app learns how many sockets this worker may hold (blog/notifications/live.py refuses
+    # the handshake past it). Another WSGI app (a benchmark's baseline) has no such setting.
+    config = getattr(worker.wsgi, "config", None)
+    if config is not None:
+        config["LIVE_MAX_SOCKETS"] = max(1, worker.cfg.threads - LIVE_PAGE_RESERVE)
 
 
 def child_exit(server, worker):

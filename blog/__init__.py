@@ -76,6 +76,7 @@ def _check_front_end() -> None:
 def _init_extensions(app: Flask) -> None:
     from blog.auth.oidc import init_oidc
     from blog.auth.sessions import init_sessions
+    from blog.core.dbgate import init_dbgate
     from blog.core.errors import init_errors
     from blog.core.htmx import append_flashes_oob
     from blog.core.redis import init_redis
@@ -86,6 +87,8 @@ def _init_extensions(app: Flask) -> None:
     from blog.ops.monitoring import init_slow_log
 
     db.init_app(app)
+    # First of the request hooks: more threads than connections must not deadlock the pool.
+    init_dbgate(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     # Before the limiter: after_request hooks run last-registered first, and this one rewrites

@@ -163,6 +163,7 @@ def dispatch(live: LiveSocket, raw: str | bytes) -> None:
     """Handle one message from a tab, in its socket's thread (inside the handshake's app
     context). Anything malformed or unknown is ignored; a handler's failure is logged and
     rolled back, never the end of the socket. The pooled connection goes back after each."""
+    from blog.core.dbgate import slot
     from blog.extensions import db
 
     try:
@@ -175,7 +176,8 @@ def dispatch(live: LiveSocket, raw: str | bytes) -> None:
     if handler is None:
         return
     try:
-        handler(live, data)
+        with slot():  # more sockets than connections: wait for a slot, not in the pool
+            handler(live, data)
     except Exception:  # one bad message must not end the socket
         log.exception("live: handler of %r failed", data.get("type"))
         with contextlib.suppress(Exception):
@@ -249,6 +251,11 @@ class LiveHub:
             if user_id is not None:
                 return list(self._sockets.get(str(user_id), ()))
             return [s for group in self._sockets.values() for s in group]
+
+    def count(self) -> int:
+        """How many sockets this process holds."""
+        with self._lock:
+            return sum(len(group) for group in self._sockets.values())
 
     def forward(self, user_id: str, html: str) -> int:
         """Deliver to this process's sockets of `user_id`; returns how many took it."""

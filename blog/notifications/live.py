@@ -21,6 +21,7 @@ from sqlalchemy import select
 from blog.auth.models import User, UserSession
 from blog.auth.sessions import current_session
 from blog.core.db import utcnow
+from blog.core.dbgate import release_slot
 from blog.core.live import LiveSocket, dispatch, get_hub, init_live
 from blog.extensions import db, sock
 
@@ -74,6 +75,12 @@ def check_handshake() -> None:
         abort(403)
     if not current_user.is_authenticated or current_session() is None:
         abort(403)
+    # Each socket holds a worker thread for good: past this many (gunicorn.conf.py sets it from
+    # the thread count), pages would wait for threads. The tab retries later; pages need no
+    # socket. Not atomic with register(): concurrent handshakes may pass it by a few, which the
+    # reserve absorbs.
+    if get_hub().count() >= current_app.config.get("LIVE_MAX_SOCKETS", float("inf")):
+        abort(503)
 
 
 @sock.route("/ws", bp=bp)
@@ -81,8 +88,10 @@ def socket(ws: Any) -> None:
     auth_session = current_session()
     assert auth_session is not None  # check_handshake refused anything else
     live = LiveSocket(ws, user_id=auth_session.user_id, session_id=auth_session.id)
-    # The socket may stay open for hours: give the pooled connection back now.
+    # The socket may stay open for hours: give the pooled connection back now, and the
+    # request's database slot (blog.core.dbgate; each message a tab sends takes one).
     db.session.remove()
+    release_slot()
     hub = get_hub()
     hub.register(live)
     try:

@@ -26,7 +26,8 @@ bind = f"{os.environ.get('BLOG_BIND', '127.0.0.1')}:{os.environ.get('PORT', '500
 workers = int(os.environ.get("BLOG_WEB_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("BLOG_WEB_THREADS", "256"))
-# Threads kept for pages: a worker refuses a new websocket once it holds threads - this many.
+# Threads kept for pages: a worker refuses a new websocket once it holds threads - this many
+# (a quarter of the threads when there are fewer than 128).
 LIVE_PAGE_RESERVE = 32
 # Open connections per worker (sockets, requests, idle keep-alives): gthread stops accepting
 # past this, and keeps `worker_connections - threads` keep-alive connections at most.
@@ -54,7 +55,8 @@ def post_worker_init(worker):
     # the handshake past it). Another WSGI app (a benchmark's baseline) has no such setting.
     config = getattr(worker.wsgi, "config", None)
     if config is not None:
-        config["LIVE_MAX_SOCKETS"] = max(1, worker.cfg.threads - LIVE_PAGE_RESERVE)
+        reserve = min(LIVE_PAGE_RESERVE, worker.cfg.threads // 4)  # a quarter of a small pool
+        config["LIVE_MAX_SOCKETS"] = max(1, worker.cfg.threads - reserve)
 
 
 def child_exit(server, worker):

@@ -344,16 +344,20 @@ class QueryCounter:
 
 @pytest.fixture
 def count_queries(app: Flask):  # type: ignore[no-untyped-def]
-    """`with count_queries() as q: client.get(...)`; then `q.count` is the SQL statements run."""
+    """`with count_queries() as q: client.get(...)`; then `q.count` is the SQL statements run
+    by this thread (the test client's requests), not by the app's background threads (the
+    chat's unread refresher, the live hub's session check)."""
 
     @contextlib.contextmanager
     def _count() -> Iterator[QueryCounter]:
         counter = QueryCounter()
         with app.app_context():
             engine = db.engine
+        me = threading.get_ident()
 
         def before(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
-            counter.statements.append(statement)
+            if threading.get_ident() == me:
+                counter.statements.append(statement)
 
         event.listen(engine, "before_cursor_execute", before)
         try:

@@ -2,11 +2,11 @@
 
     gunicorn -c gunicorn.conf.py benchmarks.bare_fanout_app:app      (REDIS_URL must be set)
 
-What the real chat does on the live path, and nothing else: `/ws?user=N` opens a socket for
-user N (no session, no database); a text frame from a tab is PUBLISHed, in one pipeline, on
-the Redis channel of every user in BARE_USERS (0..N-1), wrapped in an HTML fragment of about
-the size of the app's; each web process runs one pattern-subscribed listener thread that
-forwards a message to that user's local sockets, one send at a time per socket. The first
+What the real chat does on the live path (blog/core/live.py), and nothing else: `/ws?user=N`
+opens a socket for user N (no session, no database); a text frame from a tab is wrapped in an
+HTML fragment of about the size of the app's and PUBLISHed once, with the list of recipients
+(every user in BARE_USERS, 0..N-1); each web process runs one subscribed listener thread that
+forwards it to the recipients' local sockets, one send at a time per socket. The first
 frame a socket gets says which process holds it (`pid:<n>`), so the benchmark can check that
 both workers took clients.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import os
 import threading
 from typing import Any
@@ -23,8 +24,9 @@ from flask import Flask, request
 from flask_sock import Sock
 from redis import Redis
 
-PREFIX = "bare:live:user:"
+MANY = "bare:live:many"  # {"users": [...], "html": ...}: one message for all recipients
 USERS = int(os.environ.get("BARE_USERS", "200"))
+RECIPIENTS = [str(n) for n in range(USERS)]
 # About the size of the app's message fragment (blog/chat/templates: chat/_live_message.html).
 FRAGMENT = (
     '<ol hx-swap-oob="beforeend:#messages-bare"><li class="message" id="message-{seq}">'
@@ -60,16 +62,19 @@ class Socket:
 
 def _listen() -> None:
     pubsub = Redis.from_url(os.environ["REDIS_URL"]).pubsub(ignore_subscribe_messages=True)
-    pubsub.psubscribe(PREFIX + "*")
+    pubsub.subscribe(MANY)
     for message in pubsub.listen():
-        if message["type"] != "pmessage":
+        if message["type"] != "message":
             continue
-        user = message["channel"].decode().removeprefix(PREFIX)
+        payload = json.loads(message["data"])
+        text = payload["html"]
         with _lock:
-            targets = list(_sockets.get(user, ()))
-        text = message["data"].decode()
-        for target in targets:
-            target.send(text)
+            local = [user for user in payload["users"] if user in _sockets]
+        for user in local:
+            with _lock:
+                targets = list(_sockets.get(user, ()))
+            for target in targets:
+                target.send(text)
 
 
 # Imported by each gunicorn worker after the fork (preload_app is off): one listener each.
@@ -90,10 +95,7 @@ def ws(ws: Any) -> None:
                 continue
             body = html.escape(data if isinstance(data, str) else data.decode())
             fragment = FRAGMENT.format(seq=len(body), body=body)
-            pipe = redis.pipeline(transaction=False)
-            for n in range(USERS):
-                pipe.publish(f"{PREFIX}{n}", fragment)
-            pipe.execute()
+            redis.publish(MANY, json.dumps({"users": RECIPIENTS, "html": fragment}))
     finally:
         with _lock:
             _sockets.get(user, set()).discard(live)

@@ -8,8 +8,13 @@ import time
 from types import SimpleNamespace
 
 from blog.config import PROJECT_ROOT
-from blog.core.live import get_hub
-from tests.notifications.helpers import connect, handshake_status, session_cookie
+from blog.core.live import get_hub, publish_many
+from tests.notifications.helpers import (
+    connect,
+    handshake_status,
+    receive_matching,
+    session_cookie,
+)
 from tests.posts.helpers import new_author, signed_in
 
 
@@ -39,12 +44,14 @@ def test_each_worker_has_threads_for_hundreds_of_sockets_and_keeps_some_for_page
     assert _gunicorn_settings(monkeypatch, BLOG_WEB_THREADS="512")["threads"] == 512
 
 
-def test_a_worker_at_its_socket_cap_refuses_the_handshake_and_still_serves_pages(app, live_server):
+def test_a_worker_at_its_socket_cap_refuses_the_handshake_and_still_serves_pages(
+    app, live_server, monkeypatch
+):
     person = new_author(app)
     browser = signed_in(app, person.email)
     cookie = session_cookie(app, browser)
     headers = {"Origin": live_server, "Cookie": cookie}
-    app.config["LIVE_MAX_SOCKETS"] = 1
+    monkeypatch.setitem(app.config, "LIVE_MAX_SOCKETS", 1)
     first = connect(live_server, cookie)
     try:
         assert handshake_status(live_server, headers)[0] == 503
@@ -78,3 +85,28 @@ def test_with_every_database_slot_taken_a_request_waits_then_gets_a_clear_503(ap
     assert [gate.acquire() for _ in range(gate.slots)] == [True] * gate.slots
     for _ in range(gate.slots):
         gate.release()
+
+
+def test_one_publish_for_many_users_reaches_the_tabs_of_those_named_and_no_one_else(
+    app, live_server
+):
+    people = [new_author(app) for _ in range(3)]
+    sockets = [connect(live_server, session_cookie(app, signed_in(app, p.email))) for p in people]
+    try:
+        with app.app_context():
+            # Two get the same fragment (one PUBLISH naming both), one of them another one too.
+            sent = publish_many(
+                [
+                    (people[0].id, '<p id="shared">for both</p>'),
+                    (people[1].id, '<p id="shared">for both</p>'),
+                    (people[0].id, '<p id="own">for the first</p>'),
+                ]
+            )
+        assert sent == 3
+        assert 'id="shared"' in receive_matching(sockets[0], 'id="shared"')
+        assert 'id="own"' in receive_matching(sockets[0], 'id="own"')
+        assert 'id="shared"' in receive_matching(sockets[1], 'id="shared"')
+        assert sockets[2].receive(timeout=1) is None
+    finally:
+        for ws in sockets:
+            ws.close()

@@ -336,11 +336,14 @@ def send_message(
         created_at=now,
     )
     db.session.add(message)
-    # Not the ORM object (it may be stale in a long-lived socket's session): one UPDATE each.
+    # Not the ORM object (it may be stale in a long-lived socket's session): one UPDATE each,
+    # without syncing objects in the session (GREATEST cannot be evaluated in Python, so the
+    # ORM would fetch the matched rows: ~2 ms a statement on the chat's delivery path).
     db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
-        .values(last_message_at=func.greatest(Conversation.last_message_at, now))
+        .values(last_message_at=func.greatest(Conversation.last_message_at, now)),
+        execution_options={"synchronize_session": False},
     )
     db.session.execute(
         update(ConversationParticipant)
@@ -348,7 +351,8 @@ def send_message(
             ConversationParticipant.conversation_id == conversation.id,
             ConversationParticipant.user_id == sender.id,
         )
-        .values(last_read_at=func.greatest(ConversationParticipant.last_read_at, now))
+        .values(last_read_at=func.greatest(ConversationParticipant.last_read_at, now)),
+        execution_options={"synchronize_session": False},
     )
     db.session.flush()
     emit(
@@ -357,10 +361,9 @@ def send_message(
         aggregate_id=conversation.id,
         data={"message_id": str(message.id), "sender_id": str(sender.id), "kind": kind},
     )
-    from blog.chat.live import publish_message
+    from blog.chat.live import prepare_message_publish
 
-    message_id = message.id
-    call_after_commit(lambda: publish_message(message_id))
+    call_after_commit(prepare_message_publish(message))
     return message
 
 

@@ -1,7 +1,7 @@
 """Chat fan-out over the live channel against a bare flask-sock broadcast (issue 7).
 
     .venv/bin/python benchmarks/chat_fanout.py [--clients 200] [--rate 10] [--seconds 30]
-                                               [--page-rate 20] [--page-seconds 10] [--rounds 2]
+                                               [--page-rate 20] [--page-seconds 10] [--rounds 4]
     .venv/bin/python benchmarks/chat_fanout.py --quick        # a smoke run, about a minute
 
 Not part of the test run. Starts an embedded PostgreSQL and Redis under var/bench/ (or uses
@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", default="/chat")
     parser.add_argument("--page-rate", type=float, default=20.0)
     parser.add_argument("--page-seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument(
         "--segment", type=float, default=10.0, help="(a) and (b) alternate in segments this long"
     )

@@ -10,8 +10,10 @@ later, and every page works without the socket), so pages always find a free thr
 
 An idle socket costs a parked thread and its reader thread (~64 KiB of stack each, no CPU: the
 receive loop wakes every 5 s, pings every 25 s), so 256 threads per worker is cheap; with the
-default 2 workers that is room for about 450 sockets. Measured (README, chat benchmark): /chat's
-p99 with 200 idle sockets open is within the 1.2x target of its p99 with none.
+default 2 workers that is room for about 450 sockets. Measured (README, chat benchmark): with
+200 idle sockets open /chat's p50 stays where it is without them; its p99 ratio swung 0.5-1.6
+with other load on a shared 2-core machine. More threads than database connections needs the
+gate of blog/core/dbgate.py (requests wait for a slot, not in a pool deadlock).
 
 Chosen over a separate websocket process pool: that needs a proxy routing /ws to other ports
 (`make run` has none, and every deployment would need the rule), and splits a tab's socket from

@@ -17,6 +17,7 @@ delivers (ServiceWorker.deliverPushMessage) as a push service would.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -174,7 +175,11 @@ def test_the_service_worker_shows_a_push_it_receives(
     cdp.send("ServiceWorker.enable")
     page.goto(f"{live_server}/notifications/preferences")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_timeout(200)
+    # The registration reaches DevTools as an event: wait for it (generously, never a fixed sleep).
+    deadline = time.monotonic() + 30
+    while not any(r["scopeURL"] == f"{live_server}/" for r in registrations):
+        assert time.monotonic() < deadline, f"no service worker registration: {registrations}"
+        page.wait_for_timeout(100)
     [registration] = [r for r in registrations if r["scopeURL"] == f"{live_server}/"][:1]
 
     data = {
@@ -192,19 +197,22 @@ def test_the_service_worker_shows_a_push_it_receives(
         },
     )
 
-    page.wait_for_function(
-        """() => navigator.serviceWorker.ready
-             .then((r) => r.getNotifications())
-             .then((list) => {
-               // Polls overlap: only a non-empty answer is kept.
+    # Poll inside the page until the worker has shown it (a wait_for_function predicate that
+    # returns a promise counts as true at once: the answer was read before it had arrived).
+    shown = page.evaluate(
+        """async () => {
+             const deadline = Date.now() + 30000;
+             const registration = await navigator.serviceWorker.ready;
+             while (Date.now() < deadline) {
+               const list = await registration.getNotifications();
                if (list.length > 0) {
-                 window.__shown = list.map((n) => [n.title, n.body, n.tag, n.data.link]);
+                 return list.map((n) => [n.title, n.body, n.tag, n.data.link]);
                }
-               return list.length > 0;
-             })""",
-        timeout=5000,
+               await new Promise((resolve) => setTimeout(resolve, 100));
+             }
+             return null;
+           }"""
     )
-    shown = page.evaluate("window.__shown")
     assert shown == [["Grace commented", "Nice post", "t1", f"{live_server}/posts/x"]]
 
 

@@ -11,12 +11,14 @@ database with the migrations applied, and measures in one run:
       (RQ's forking worker, the reference the target was set against), jobs/s; and, for a
       like-for-like comparison, by one `flask worker --in-process` (no fork per job), the
       worker that serves `notifications` in production (blog/jobs/worker.py);
-  (b) fan-out: an author with --followers followers publishes --posts posts; the relay has
-      enqueued one `post.published` handler job per post; one `flask worker --in-process -q
-      notifications` drains them. Handler jobs/s (target: ratio to the forking worker's (a)
-      >= 0.5; the ratio to the in-process (a) is printed too) and in-app notifications
-      delivered per second (each job inserts a row per follower in one statement, then
-      publishes the followers' badges in a few Redis messages);
+  (b) fan-out: an author with --followers followers publishes --posts posts; the relay
+      enqueues one `post.published` handler job per post (as when each post is relayed on
+      its own, minutes apart); one `flask worker --in-process -q notifications` drains them.
+      Handler jobs/s (target: ratio to the forking worker's (a) >= 0.5; the ratio to the
+      in-process (a) is printed too) and in-app notifications delivered per second (each job
+      inserts a row per follower in one statement, then publishes the followers' badges in a
+      few Redis messages). Then the same with the posts relayed together, which the relay
+      makes one job (blog.outbox.relay.HANDLER_BATCH): posts/s, for information;
   (c) commit-to-badge latency: a websocket open on a real gunicorn web process for one user;
       `comment.created` events for that user's post committed at --rate events/s for
       --seconds, with the after-commit relay trigger and the processes of `make run`:
@@ -66,7 +68,9 @@ from blog.devmail.sink import MailSink
 from blog.extensions import db
 from blog.jobs.queues import FORKING_QUEUES, IN_PROCESS_QUEUES, get_queue
 from blog.notifications.models import Follow, Notification
+from blog.outbox import relay
 from blog.outbox.events import emit
+from blog.outbox.models import OutboxEvent
 from blog.outbox.relay import relay_outbox
 from blog.posts import services as posts
 
@@ -116,7 +120,15 @@ def _queued(app: Flask, name: str) -> int:
         return int(get_queue(name).count)
 
 
-def bench_fan_out(app: Flask, env: dict[str, str], followers: int, count: int) -> dict[str, float]:
+def bench_fan_out(
+    app: Flask, env: dict[str, str], followers: int, count: int, *, one_by_one: bool
+) -> dict[str, float]:
+    """`count` posts by an author with `followers` followers, drained by one worker.
+
+    one_by_one: the relay enqueues one handler job per post, as when an author's posts are
+    relayed as each is published (minutes apart); otherwise it enqueues what the relay finds
+    due together as one job (blog.outbox.relay.HANDLER_BATCH), as when they are relayed at once.
+    """
     with app.app_context():
         author = _user(0)
         fans = [_user(i + 1) for i in range(followers)]
@@ -136,32 +148,49 @@ def bench_fan_out(app: Flask, env: dict[str, str], followers: int, count: int) -
             )
             posts.publish_post(post, actor=author)
         db.session.commit()
+        author_id = author.id
     fanout_worker = ["worker", "--in-process", "-q", "notifications"]
     with flask_processes(env, ("fanout-worker", fanout_worker)):
         wait_for_worker(app, "notifications")
         expected = followers * count
+        with app.app_context():
+            done = get_queue("notifications").finished_job_registry
+            before = done.count
+        jobs = count if one_by_one else -(-count // relay.HANDLER_BATCH)
         start = time.perf_counter()
         with app.app_context():
-            relay_outbox()  # enqueues one handler job per post on `notifications`
-
-        def delivered() -> int:
-            with app.app_context():
-                n = db.session.scalar(
-                    select(func.count()).where(Notification.kind == "followed_author_posted")
-                )
-                db.session.remove()
-                return int(n or 0)
+            saved = relay.HANDLER_BATCH
+            if one_by_one:
+                relay.HANDLER_BATCH = 1
+            try:
+                relay_outbox()  # enqueues the `post.published` handler jobs on `notifications`
+            finally:
+                relay.HANDLER_BATCH = saved
 
         # Polled in Redis, as (a) is: counting 20,000 rows every few ms would load the
         # database the jobs are measured on, and polling it slowly would add its period.
-        with app.app_context():
-            done = get_queue("notifications").finished_job_registry
-        if not wait_until(lambda: done.count >= count, 600, 0.02):
-            raise SystemExit(f"fan-out jobs did not finish: {done.count} of {count}")
+        if not wait_until(lambda: done.count - before >= jobs, 600, 0.02):
+            raise SystemExit(f"fan-out jobs did not finish: {done.count - before} of {jobs}")
         elapsed = time.perf_counter() - start
-        if delivered() < expected:
-            raise SystemExit(f"fan-out incomplete: {delivered()} of {expected} notifications")
-    return {"jobs": count / elapsed, "notifications": expected / elapsed, "seconds": elapsed}
+        with app.app_context():
+            delivered = db.session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .join(OutboxEvent, OutboxEvent.id == Notification.event_id)
+                .where(
+                    Notification.kind == "followed_author_posted",
+                    OutboxEvent.event_data["author_id"].astext == str(author_id),
+                )
+            )
+            db.session.remove()
+        if (delivered or 0) < expected:
+            raise SystemExit(f"fan-out incomplete: {delivered} of {expected} notifications")
+    return {
+        "jobs": jobs / elapsed,
+        "events": count / elapsed,
+        "notifications": expected / elapsed,
+        "seconds": elapsed,
+    }
 
 
 def _gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -293,6 +322,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(default: one on outbox,notifications, as make run)",
     )
     parser.add_argument("--latency-only", action="store_true", help="skip (a) and (b)")
+    parser.add_argument("--fan-out-only", action="store_true", help="skip (c)")
     parser.add_argument(
         "--nice", type=int, default=10, help="the forking worker's --nice in (c), as make run"
     )
@@ -325,15 +355,10 @@ def main(argv: list[str] | None = None) -> int:
 
         with app.app_context():
             flask_migrate.upgrade()
-        empty, empty_in_process = float("nan"), float("nan")
-        fan_out = {"jobs": float("nan"), "notifications": float("nan"), "seconds": 0.0}
-        if not args.latency_only:
-            say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker` ...")
-            empty = bench_empty_jobs(app, env)
-            say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker --in-process` ...")
-            empty_in_process = bench_empty_jobs(app, env, in_process=True)
-            say(f"(b) {args.posts} posts by an author with {args.followers:,} followers ...")
-            fan_out = bench_fan_out(app, env, args.followers, args.posts)
+        empty, empty_in_process, fan_out, fan_out_batched = run_fan_out(app, env, args)
+        latency: dict[str, Any] = {"latencies": [], "sent": 0, "relayed": [], "handled": []}
+        if args.fan_out_only:
+            return report(args, empty, empty_in_process, fan_out, fan_out_batched, latency=latency)
         say(f"(c) commit-to-badge latency at {args.rate} events/s for {args.seconds:g} s ...")
         web = _gunicorn(env, port)
         trigger_app = create_app(environ=env)  # the after-commit relay trigger on, as in the app
@@ -362,7 +387,25 @@ def main(argv: list[str] | None = None) -> int:
             sink.stop()
         services.stop()
 
-    return report(args, empty, empty_in_process, fan_out, latency)
+    return report(args, empty, empty_in_process, fan_out, fan_out_batched, latency=latency)
+
+
+def run_fan_out(
+    app: Flask, env: dict[str, str], args: argparse.Namespace
+) -> tuple[float, float, dict[str, float], dict[str, float]]:
+    """(a) and (b): the empty-job baselines, then the fan-out a job per post and batched."""
+    nothing = {"jobs": float("nan"), "events": float("nan"), "notifications": float("nan")}
+    if args.latency_only:
+        return float("nan"), float("nan"), nothing, nothing
+    say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker` ...")
+    empty = bench_empty_jobs(app, env)
+    say(f"(a) {EMPTY_JOBS} empty RQ jobs through one `flask worker --in-process` ...")
+    empty_in_process = bench_empty_jobs(app, env, in_process=True)
+    say(f"(b) {args.posts} posts by an author with {args.followers:,} followers, a job each ...")
+    fan_out = bench_fan_out(app, env, args.followers, args.posts, one_by_one=True)
+    say(f"(b) the same, the {args.posts} posts relayed together ...")
+    fan_out_batched = bench_fan_out(app, env, args.followers, args.posts, one_by_one=False)
+    return empty, empty_in_process, fan_out, fan_out_batched
 
 
 def report(
@@ -370,6 +413,8 @@ def report(
     empty: float,
     empty_in_process: float,
     fan_out: dict[str, float],
+    fan_out_batched: dict[str, float],
+    *,
     latency: dict[str, Any],
 ) -> int:
     ratio = fan_out["jobs"] / empty
@@ -392,11 +437,17 @@ def report(
             f"{args.followers:,} followers a post",
         ),
         (
+            f"(b) relayed together: {args.posts} posts",
+            f"{fan_out_batched['events']:,.1f} posts/s",
+            f"{fan_out_batched['jobs']:,.1f} jobs/s; per post / (a): "
+            f"{fan_out_batched['events'] / empty:.2f}",
+        ),
+        (
             f"(c) commit-to-badge p50 / p99, {len(lat)}/{latency['sent']} seen",
             f"{p50 * 1000:,.0f} / {p99 * 1000:,.0f} ms",
             "",
         ),
-        ("(c) offered load achieved", f"{latency['achieved']:,.1f} /s", ""),
+        ("(c) offered load achieved", f"{latency.get('achieved', 0):,.1f} /s", ""),
         (
             "(c) commit -> relayed, p50 / p99",
             _ms(latency["relayed"]),
@@ -414,6 +465,8 @@ def report(
         f"jobs/s ratio >= {RATIO_TARGET}: {ratio:.2f} {verdict[ratio >= RATIO_TARGET]}; "
         f"p99 <= {P99_TARGET_SECONDS:g} s: {p99:.3f} s {verdict[p99 <= P99_TARGET_SECONDS]}"
     )
+    if args.fan_out_only:
+        return 0 if ratio >= RATIO_TARGET else 1
     ok = ratio >= RATIO_TARGET and p99 <= P99_TARGET_SECONDS and len(lat) == latency["sent"]
     return 0 if ok else 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 _KEY = "after_commit_callbacks"
+_ONCE = "after_commit_once"
+
+T = TypeVar("T", bound=Callable[[], Any])
 
 
 def call_after_commit(fn: Callable[[], Any]) -> None:
@@ -28,7 +31,26 @@ def call_after_commit(fn: Callable[[], Any]) -> None:
     db.session().info.setdefault(_KEY, []).append(fn)
 
 
+def after_commit_once(key: str, factory: Callable[[], T]) -> T:
+    """The callable registered under `key` for the current transaction: made by `factory()`
+    and queued with call_after_commit on first use, the same object afterwards.
+
+    For work that gathers what a transaction did and sends it once after the commit: a batch of
+    events notifying a thousand people costs one badge query and one Redis round trip, not one
+    per event.
+    """
+    from blog.extensions import db
+
+    once = db.session().info.setdefault(_ONCE, {})
+    found = once.get(key)
+    if found is None:
+        found = once[key] = factory()
+        call_after_commit(found)
+    return found
+
+
 def _after_commit(session: Session) -> None:
+    session.info.pop(_ONCE, None)
     for fn in session.info.pop(_KEY, []):
         try:
             fn()
@@ -39,9 +61,13 @@ def _after_commit(session: Session) -> None:
 def _after_soft_rollback(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:
         session.info.pop(_KEY, None)
+        session.info.pop(_ONCE, None)
 
 
 def _install() -> None:
     if not sa_event.contains(Session, "after_commit", _after_commit):
-        sa_event.listen(Session, "after_commit", _after_commit)
+        # First among the after-commit listeners (the outbox's relay trigger is registered
+        # earlier, at start-up): what the committer is waiting to see — a chat message on every
+        # tab, a badge — goes out before the relay's enqueue round trips.
+        sa_event.listen(Session, "after_commit", _after_commit, insert=True)
         sa_event.listen(Session, "after_soft_rollback", _after_soft_rollback)

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app, render_template
 from rq import Queue, Retry
@@ -41,28 +43,27 @@ SWEEP_AFTER = timedelta(minutes=2)
 SWEEP_BATCH = 500
 
 
-def enqueue_delivery(queue: Queue, notification_id: uuid.UUID) -> None:
-    queue.enqueue(
-        deliver_notification_email,
-        str(notification_id),
-        job_id=f"notification-email-{notification_id}",
+def _delivery_job(notification_id: uuid.UUID | str, *, push: bool) -> Any:
+    return Queue.prepare_data(
+        deliver_notification_push if push else deliver_notification_email,
+        (str(notification_id),),
+        job_id=f"notification-{'push' if push else 'email'}-{notification_id}",
         retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
-        job_timeout=60,
+        timeout=120 if push else 60,
         result_ttl=300,
         failure_ttl=7 * 24 * 3600,
     )
 
 
-def enqueue_push_delivery(queue: Queue, notification_id: uuid.UUID) -> None:
-    queue.enqueue(
-        deliver_notification_push,
-        str(notification_id),
-        job_id=f"notification-push-{notification_id}",
-        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
-        job_timeout=120,
-        result_ttl=300,
-        failure_ttl=7 * 24 * 3600,
-    )
+def enqueue_deliveries(
+    queue: Queue, notification_ids: Iterable[uuid.UUID | str], *, push: bool = False
+) -> None:
+    """Queue one delivery job per email (or push) notification, in one Redis round trip."""
+    jobs = [_delivery_job(nid, push=push) for nid in notification_ids]
+    if jobs:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(jobs, pipeline=pipe)
+            pipe.execute()
 
 
 def deliver_notification_email(notification_id: str) -> str:
@@ -202,10 +203,7 @@ def sweep_pending_emails() -> int:
             "deferred",
         ):
             continue
-        if type_ == "push":
-            enqueue_push_delivery(queue, nid)
-        else:
-            enqueue_delivery(queue, nid)
+        enqueue_deliveries(queue, [nid], push=type_ == "push")
     return len(rows)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from rq.timeouts import JobTimeoutException
 from sqlalchemy.dialects.postgresql import insert
 from werkzeug.utils import import_string
 
@@ -72,6 +73,68 @@ def handlers_for(event_type: str) -> list[Handler]:
 def load_handler_modules(app: Flask) -> None:
     for module in (*HANDLER_MODULES, *app.config.get("OUTBOX_EXTRA_HANDLER_MODULES", ())):
         importlib.import_module(module)
+
+
+class HandlerBatchFailed(RuntimeError):
+    """Some events of a batch failed in their handler; the others are done (and skipped on the
+    retry)."""
+
+
+def run_handler_batch(handler_name: str, messages: list[Message]) -> str:
+    """The job behind a handler for a batch of events (blog.outbox.relay enqueues one per
+    handler per relay batch): each event once, whatever the redeliveries.
+
+    All of them in one transaction first — one ledger statement, one commit, and one round of
+    after-commit work (badges, mail jobs) for the lot. If a handler raises, that transaction is
+    rolled back and each event runs on its own (run_handler), so a bad event holds up nobody
+    else; the job then fails with the bad ones' errors and RQ retries it, which finds the good
+    ones in the ledger and skips them.
+    """
+    fn: HandlerFunc = import_string(handler_name)
+    try:
+        claimed = set(
+            db.session.scalars(
+                insert(HandlerRun)
+                .values(
+                    [{"event_id": uuid.UUID(m["id"]), "handler": handler_name} for m in messages]
+                )
+                .on_conflict_do_nothing(index_elements=["event_id", "handler"])
+                .returning(HandlerRun.event_id)
+            )
+        )
+        for message in messages:
+            if uuid.UUID(message["id"]) in claimed:
+                fn(message)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        if len(messages) == 1 or isinstance(exc, JobTimeoutException):
+            raise
+        log.warning(
+            "%s failed in a batch of %d: running them one by one",
+            handler_name,
+            len(messages),
+            exc_info=True,
+        )
+    else:
+        skipped = len(messages) - len(claimed)
+        if skipped:
+            log.info("%s: %d of %d events already handled", handler_name, skipped, len(messages))
+        return "done" if not skipped else f"done, {skipped} skipped"
+    failed: list[str] = []
+    for message in messages:
+        try:
+            run_handler(handler_name, message)
+        except JobTimeoutException:
+            raise
+        except Exception as exc:
+            log.exception("%s failed for event %s", handler_name, message["id"])
+            failed.append(f"{message['id']}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise HandlerBatchFailed(
+            f"{handler_name}: {len(failed)} of {len(messages)} events failed: " + "; ".join(failed)
+        )
+    return "done one by one"
 
 
 def run_handler(handler_name: str, message: Message) -> str:

@@ -27,3 +27,11 @@ def record_effect(message: Message) -> None:
 @handles("test.poisoned", queue="default", timeout=5)
 def always_fail(message: Message) -> None:
     raise RuntimeError(f"poison: {message['id']}")
+
+
+@handles("test.mixed", queue="default", timeout=5)
+def record_unless_told_to_fail(message: Message) -> None:
+    """Records like record_effect, but raises for an event whose data says `fail`."""
+    if message["data"].get("fail"):
+        raise RuntimeError(f"told to fail: {message['id']}")
+    record_effect(message)

@@ -9,6 +9,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
 from rq.job import Job
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -251,6 +252,72 @@ def test_a_poison_handler_retries_at_1_2_4_8_16_then_fails_visibly(app, effects_
     assert "poison" in Job.fetch(job_id, connection=redis).latest_result().exc_string
     with app.app_context():  # the other event's handler was not held up
         assert db.session.execute(text("SELECT count(*) FROM test_effects")).scalar() == 1
+
+
+def test_a_relay_batch_is_one_job_per_handler_in_one_transaction(
+    app, effects_table, run_jobs, count_queries
+):
+    with app.app_context():
+        events = [
+            emit("test.recorded", aggregate_type="thing", aggregate_id="b", data={"seq": n})
+            for n in range(5)
+        ]
+        db.session.commit()
+        first = str(events[0].id)
+        assert relay_outbox() == 5
+        queue = Queue("default", connection=get_redis())
+        job_id = handler_job_id(first, "tests.outbox.handlers.record_effect")
+        assert queue.get_job_ids() == [job_id]  # one job for the five events
+        assert [m["id"] for m in Job.fetch(job_id, connection=get_redis()).args[1]] == [
+            str(e.id) for e in events
+        ]
+        Queue("outbox", connection=get_redis()).empty()  # the commit's relay trigger: done above
+        engine = db.engine
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    sa_event.listen(engine, "commit", committed)
+    try:
+        with count_queries() as q:
+            assert run_jobs() == 1
+    finally:
+        sa_event.remove(engine, "commit", committed)
+    # One ledger statement for the batch, one effect each, one commit: not five transactions.
+    assert sum("outbox_handler_runs" in s for s in q.statements) == 1
+    assert sum("test_effects" in s for s in q.statements) == 5
+    assert len(commits) == 1
+    with app.app_context():
+        seqs = db.session.execute(text("SELECT seq FROM test_effects ORDER BY id")).scalars()
+        assert list(seqs) == [0, 1, 2, 3, 4]  # in the events' order
+        assert db.session.scalar(select(func.count()).select_from(HandlerRun)) == 5
+
+
+def test_a_bad_event_in_a_batch_holds_up_only_itself(app, effects_table, run_jobs):
+    with app.app_context():
+        first = emit("test.mixed", aggregate_type="thing", aggregate_id="m1", data={"seq": 1})
+        emit("test.mixed", aggregate_type="thing", aggregate_id="m2", data={"fail": True})
+        emit("test.mixed", aggregate_type="thing", aggregate_id="m3", data={"seq": 3})
+        db.session.commit()
+        relay_outbox()
+        job_id = handler_job_id(str(first.id), "tests.outbox.handlers.record_unless_told_to_fail")
+    run_jobs(allow_failures=True)
+    with app.app_context():
+        # The good ones committed, each on its own, after the batch's transaction failed.
+        seqs = db.session.execute(text("SELECT seq FROM test_effects ORDER BY seq")).scalars()
+        assert list(seqs) == [1, 3]
+        assert db.session.scalar(select(func.count()).select_from(HandlerRun)) == 2
+        job = Job.fetch(job_id, connection=get_redis())
+        assert job.retries_left == 4  # RQ retries the batch for the bad one
+        queue = Queue("default", connection=get_redis())
+        assert job_id in queue.scheduled_job_registry.get_job_ids()
+        # The retry runs the batch again: the two done are skipped, nothing is doubled.
+        queue.scheduled_job_registry.remove(job_id)
+        queue.enqueue_job(job)
+    run_jobs(allow_failures=True)
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM test_effects")).scalar() == 2
 
 
 # ---------------------------------------------------------------- archive and CLI

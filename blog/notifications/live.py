@@ -24,6 +24,7 @@ from blog.core.db import utcnow
 from blog.core.dbgate import release_slot
 from blog.core.live import LiveSocket, dispatch, get_hub, init_live
 from blog.extensions import db, sock
+from blog.notifications.services import badge_html
 
 bp = Blueprint("live", __name__)
 
@@ -88,16 +89,21 @@ def socket(ws: Any) -> None:
     auth_session = current_session()
     assert auth_session is not None  # check_handshake refused anything else
     live = LiveSocket(ws, user_id=auth_session.user_id, session_id=auth_session.id)
-    # The socket may stay open for hours: give the pooled connection back now, and the
-    # request's database slot (blog.core.dbgate; each message a tab sends takes one).
-    db.session.remove()
-    release_slot()
     hub = get_hub()
-    hub.register(live)
+    hub.register(live)  # and the user's presence: badges are published to those present
     try:
+        try:
+            # So what changed between the page's render and the presence claim is not missed:
+            # the badge as it is now, after the claim (push_toasts skips people not present).
+            badge = badge_html(auth_session.user_id)
+        finally:
+            # The socket may stay open for hours: give the pooled connection back now, and
+            # the request's database slot (blog.core.dbgate; each message a tab sends takes one).
+            db.session.remove()
+            release_slot()
         # Let the listener subscribe (lazily started), then say whether live updates work.
         hub.subscribed.wait(timeout=1.0)
-        live.send(hub.status_html())
+        live.send(hub.status_html() + badge)
         # The receive loop notices a client that left, and hands what the tab sends (chat
         # messages, typing, reads: blog.core.live.dispatch) to its handler.
         while not live.closed:

@@ -254,10 +254,15 @@ def push_toasts(toasts: Mapping[str, Sequence[Notice]]) -> int:
     One COUNT for all of them, one Redis round trip. Reads on its own connection: it runs
     after the session's commit.
     """
-    from blog.core.live import publish_many
+    from blog.core.live import online, publish_many
 
-    if not toasts:
+    # Only people with an open tab: a fan-out to 1,000 followers, most of them away, counted
+    # and published 1,000 badges nobody would see. A tab that opens meanwhile gets its badge
+    # from the socket's first message, read after its presence was recorded (badge_html).
+    present = online(toasts)
+    if not present:
         return 0
+    toasts = {user_id: toasts[user_id] for user_id in present}
     with db.engine.connect() as conn:
         counts = dict(conn.execute(_unread_counts_query(list(toasts))).all())
     template = current_app.jinja_env.get_template("notifications/_live_update.html")
@@ -277,6 +282,13 @@ def push_toasts(toasts: Mapping[str, Sequence[Notice]]) -> int:
 
     return publish_many(
         (user_id, html_for(counts.get(user_id, 0), notices)) for user_id, notices in toasts.items()
+    )
+
+
+def badge_html(user_id: uuid.UUID) -> str:
+    """The navigation badge as it is now, to swap out of band (a socket's first message)."""
+    return current_app.jinja_env.get_template("notifications/_badge.html").render(
+        count=unread_count(user_id), cap=BADGE_CAP, oob=True
     )
 
 

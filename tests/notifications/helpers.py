@@ -69,11 +69,16 @@ class LiveClient(simple_websocket.Client):
         self.connected = self._handle_events()
 
 
+def connect_raw(base_url: str, cookie: str, origin: str | None = None) -> Any:
+    """A websocket to /ws with the cookie of a signed-in browser, nothing received yet."""
+    ws_url = base_url.replace("http://", "ws://") + "/ws"
+    return LiveClient.connect(ws_url, headers={"Cookie": cookie, "Origin": origin or base_url})
+
+
 def connect(base_url: str, cookie: str, origin: str | None = None) -> Any:
     """A websocket to /ws with the cookie of a signed-in browser; waits for the first message
-    (the live status the server sends once its listener is subscribed)."""
-    ws_url = base_url.replace("http://", "ws://") + "/ws"
-    ws = LiveClient.connect(ws_url, headers={"Cookie": cookie, "Origin": origin or base_url})
+    (the live status and the badge, sent once the server's listener is subscribed)."""
+    ws = connect_raw(base_url, cookie, origin)
     first = ws.receive(timeout=DEADLINE_SECONDS)
     assert first is not None, f"no first message within {DEADLINE_SECONDS} s"
     assert 'id="live-status"' in first

@@ -16,6 +16,7 @@ from tests.conftest import _free_port
 from tests.notifications.helpers import (
     DEADLINE_SECONDS,
     connect,
+    connect_raw,
     handshake_status,
     publish_from_another_process,
     receive_matching,
@@ -335,3 +336,75 @@ def test_marking_all_read_in_one_tab_clears_the_badge_in_another(app, live_serve
         assert "toast" not in message
     finally:
         other_tab.close()
+
+
+def test_events_relayed_together_reach_the_tab_as_one_badge_with_a_toast_each(
+    app, live_server, cookie, person, run_jobs
+):
+    """One relay batch is one handler job and one transaction: the person's badge is counted
+    and sent once, carrying a toast for each new notification, oldest first."""
+    from blog.extensions import db
+    from blog.outbox.events import emit
+    from tests.posts.helpers import new_post
+
+    commenter = new_author(app)
+    post = new_post(app, person)
+    ws = connect(live_server, cookie)
+    try:
+        with app.app_context():
+            for excerpt in ("First remark", "Second remark"):
+                emit(
+                    "comment.created",
+                    aggregate_type="post",
+                    aggregate_id=post.id,
+                    data={
+                        "post_id": str(post.id),
+                        "author_id": str(commenter.id),
+                        "excerpt": excerpt,
+                    },
+                )
+            db.session.commit()
+        run_jobs()
+
+        message = receive_matching(ws, "notification-badge")
+        assert 'data-count="2"' in message
+        assert message.count('class="toast"') == 2
+        assert message.index("First remark") < message.index("Second remark")
+        with pytest.raises(AssertionError):  # and nothing more: not a second badge
+            receive_matching(ws, "notification-badge", timeout=1.0)
+    finally:
+        ws.close()
+
+
+def test_badges_go_only_to_people_present_and_a_new_tab_starts_with_its_badge(
+    app, live_server, cookie, person
+):
+    from blog.extensions import db
+    from blog.notifications import services
+
+    away = new_author(app)
+    with app.app_context():
+        for i in range(2):
+            services.notify_users(
+                [person.id, away.id],
+                services.Notice(kind="mention", title=f"Before the tab {i}", message="m"),
+                event_id=uuid.uuid4(),
+            )
+        db.session.commit()
+        # Nobody has a tab open: no count is read, nothing is published.
+        assert services.push_badges([person.id, away.id]) == 0
+
+    ws = connect_raw(live_server, cookie)
+    try:
+        first = ws.receive(timeout=DEADLINE_SECONDS)
+        # The first message: the live status and the badge as it is after the socket's
+        # presence was recorded (what the page rendered may be older by then).
+        assert 'id="live-status"' in first
+        assert 'id="notification-badge"' in first
+        assert 'data-count="2"' in first
+        with app.app_context():
+            # Now present: only the person with the tab gets a badge.
+            assert services.push_badges([person.id, away.id]) == 1
+        assert 'data-count="2"' in receive_matching(ws, "notification-badge")
+    finally:
+        ws.close()

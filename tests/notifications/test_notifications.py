@@ -209,7 +209,9 @@ def test_the_fan_out_costs_the_same_statements_for_5_or_60_followers(
 
     five, sixty = statements_for(5), statements_for(60)
     assert five == sixty
-    assert five >= 4  # the three INSERT ... SELECTs and the badges' COUNT, at least
+    # The three INSERT ... SELECTs at least (no badge COUNT: none of the followers has a tab
+    # open, test_live.py covers the badges of people present).
+    assert five >= 3
 
 
 def test_a_moderator_archiving_a_post_notifies_its_author_but_the_author_does_not(app, run_jobs):

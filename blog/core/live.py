@@ -190,6 +190,19 @@ def presence_key(user_id: uuid.UUID | str) -> str:
     return f"{PRESENCE_PREFIX}{user_id}"
 
 
+# Which presence keys hold a claim that has not lapsed: one command for any number of users
+# (a pipeline of a ZCOUNT each cost ~10 ms of Python for a 1,000-follower fan-out).
+_ONLINE_LUA = """
+local present = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('ZCOUNT', key, ARGV[1], '+inf') > 0 then
+    present[#present + 1] = i
+  end
+end
+return present
+"""
+
+
 def online(user_ids: Iterable[uuid.UUID | str]) -> set[str]:
     """Which of these users have an open tab on some web process (one round trip)."""
     from blog.core.redis import get_redis
@@ -197,16 +210,14 @@ def online(user_ids: Iterable[uuid.UUID | str]) -> set[str]:
     ids = [str(u) for u in user_ids]
     if not ids:
         return set()
-    now = time.time()
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for user_id in ids:
-            pipe.zcount(presence_key(user_id), now, "+inf")
-        counts = pipe.execute()
+        found = get_redis().register_script(_ONLINE_LUA)(
+            keys=[presence_key(u) for u in ids], args=[time.time()]
+        )
     except RedisError as exc:
         log.warning("live: presence unavailable: %s", exc)
         return set()
-    return {user_id for user_id, count in zip(ids, counts, strict=True) if count}
+    return {ids[int(i) - 1] for i in found}
 
 
 class LiveHub:

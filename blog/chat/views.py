@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, render_template, request, url_for
@@ -402,15 +403,11 @@ def remove_member(conversation_id: uuid.UUID, user_id: uuid.UUID):
     target = access_member(conversation, user_id)
     if not ButtonForm().validate():
         abort(400, "The form expired. Reload the page and try again.")
-    name = target.user.user_name
-    try:
-        services.remove_member(conversation, me, target)
-    except services.ChatRefused as refused:
-        db.session.rollback()
-        return _refused(conversation, str(refused))
-    db.session.commit()
-    flash(f"{name} is no longer in this group.", "success")
-    return redirect_to(_members_url(conversation))
+    return _member_change(
+        conversation,
+        lambda: services.remove_member(conversation, me, target),
+        f"{target.user.user_name} is no longer in this group.",
+    )
 
 
 @bp.post("/<uuid:conversation_id>/members/<uuid:user_id>/role")
@@ -421,14 +418,11 @@ def set_role(conversation_id: uuid.UUID, user_id: uuid.UUID):
     form = RoleForm()
     if not form.validate():
         return _refused(conversation, "Choose a role from the list.")
-    try:
-        services.set_role(conversation, me, target, form.role.data)
-    except services.ChatRefused as refused:
-        db.session.rollback()
-        return _refused(conversation, str(refused))
-    db.session.commit()
-    flash(f"{target.user.user_name} is now {form.role.data}.", "success")
-    return redirect_to(_members_url(conversation))
+    return _member_change(
+        conversation,
+        lambda: services.set_role(conversation, me, target, form.role.data),
+        f"{target.user.user_name} is now {form.role.data}.",
+    )
 
 
 @bp.post("/<uuid:conversation_id>/rename")
@@ -438,13 +432,23 @@ def rename(conversation_id: uuid.UUID):
     form = RenameForm()
     if not form.validate():
         return _members_page(conversation, me, rename_form=form, status=422)
+    return _member_change(
+        conversation,
+        lambda: services.rename(conversation, me, form.title.data),
+        "The group is renamed.",
+    )
+
+
+def _member_change(conversation: Conversation, change: Callable[[], object], done: str) -> Any:
+    """Make a group change (the service raises ChatRefused with the reason), commit, and go
+    back to the members page with `done` — or show the reason there."""
     try:
-        services.rename(conversation, me, form.title.data)
+        change()
     except services.ChatRefused as refused:
         db.session.rollback()
         return _refused(conversation, str(refused))
     db.session.commit()
-    flash("The group is renamed.", "success")
+    flash(done, "success")
     return redirect_to(_members_url(conversation))
 
 

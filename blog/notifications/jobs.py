@@ -66,21 +66,29 @@ def enqueue_deliveries(
             pipe.execute()
 
 
-def deliver_notification_email(notification_id: str) -> str:
-    """Send one email notification (a job). Raises on an SMTP failure so RQ retries."""
-    from blog.notifications.mail import build_email
-
+def _claim_pending(notification_id: str, type_: str) -> Notification | None:
+    """Lock the row if it is still pending; None (and the transaction ended) if it is not or if
+    another copy of the job holds it."""
     row = db.session.scalar(
         select(Notification)
         .where(
             Notification.id == uuid.UUID(notification_id),
-            Notification.type == "email",
+            Notification.type == type_,
             Notification.status == "pending",
         )
         .with_for_update(skip_locked=True)
     )
     if row is None:
         db.session.rollback()
+    return row
+
+
+def deliver_notification_email(notification_id: str) -> str:
+    """Send one email notification (a job). Raises on an SMTP failure so RQ retries."""
+    from blog.notifications.mail import build_email
+
+    row = _claim_pending(notification_id, "email")
+    if row is None:
         return "skipped"
     user = db.session.get(User, row.user_id)
     if user is None or user.deleted_at is not None:
@@ -112,17 +120,8 @@ def deliver_notification_push(notification_id: str) -> str:
 
     from blog.notifications.push import payload, send_push
 
-    row = db.session.scalar(
-        select(Notification)
-        .where(
-            Notification.id == uuid.UUID(notification_id),
-            Notification.type == "push",
-            Notification.status == "pending",
-        )
-        .with_for_update(skip_locked=True)
-    )
+    row = _claim_pending(notification_id, "push")
     if row is None:
-        db.session.rollback()
         return "skipped"
     job = get_current_job()
     done: set[str] = set(job.meta.get("delivered", ())) if job is not None else set()

@@ -63,7 +63,7 @@ def prepare_message_publish(message: Message, recipients: list[str]) -> Callable
 
     def publish() -> int:
         sent = publish_many((u, mine if u == sender_id else theirs) for u in recipients)
-        others = [uuid.UUID(u) for u in recipients if u != sender_id]
+        others = [u for u in recipients if u != sender_id]  # as text, as they came
         unread_refresher().schedule(conversation_id, others)
         return sent
 
@@ -85,11 +85,11 @@ class UnreadRefresher:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._cond = threading.Condition()
-        self._pending: dict[uuid.UUID, set[uuid.UUID]] = {}
+        self._pending: dict[uuid.UUID, set[str]] = {}  # conversation -> user ids, as text
         self._last: dict[uuid.UUID, float] = {}
         self._thread: threading.Thread | None = None
 
-    def schedule(self, conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
+    def schedule(self, conversation_id: uuid.UUID, user_ids: list[str]) -> None:
         if not user_ids:
             return
         with self._cond:
@@ -108,7 +108,7 @@ class UnreadRefresher:
                 due = (conversation_id, at)
         return due
 
-    def _take(self) -> tuple[uuid.UUID, set[uuid.UUID]]:
+    def _take(self) -> tuple[uuid.UUID, set[str]]:
         with self._cond:
             while True:
                 due = self._next()
@@ -165,7 +165,9 @@ _UNREAD_SQL = text(
 )
 
 
-def publish_unread(session: Session, user_ids: list[uuid.UUID], conversation_id: uuid.UUID) -> int:
+def publish_unread(
+    session: Session, user_ids: list[uuid.UUID] | list[str], conversation_id: uuid.UUID
+) -> int:
     """Each user's navigation count and this conversation's count in their chat list."""
     from blog.chat.services import BADGE_CAP
 

@@ -59,6 +59,12 @@ def post_worker_init(worker):
     if config is not None:
         reserve = min(LIVE_PAGE_RESERVE, worker.cfg.threads // 4)  # a quarter of a small pool
         config["LIVE_MAX_SOCKETS"] = max(1, worker.cfg.threads - reserve)
+    # The app is loaded: its start-up objects leave the garbage collector's full passes, which
+    # otherwise stop every thread (pages, socket sends) for ~90 ms (blog/core/heap.py). Any
+    # WSGI app served with this file gets the same, the benchmarks' baselines included.
+    from blog.core.heap import freeze_startup_heap
+
+    freeze_startup_heap()
 
 
 def child_exit(server, worker):

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq.cron import CronScheduler
 
+from blog.core.heap import freeze_startup_heap
 from blog.jobs.cron import register_schedule
 from blog.jobs.queues import IN_PROCESS_QUEUES, QUEUE_NAMES, get_queue
 from blog.jobs.worker import dispose_pool_after_fork, make_worker, worker_redis
@@ -57,6 +58,7 @@ def worker_command(queues: str, burst: bool, in_process: bool, nice: int) -> Non
         job_monitoring_interval=10,
         maintenance_interval=15,
     )
+    freeze_startup_heap()  # the app and the worker are built: keep full collections short
     worker.work(with_scheduler=True, burst=burst, logging_level=app.config["LOG_LEVEL"])
 
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 TYPING_EVERY_SECONDS = 2.0
 # Unread counts go out at most this often per conversation (UnreadRefresher).
-UNREAD_EVERY_SECONDS = 0.5
+UNREAD_EVERY_SECONDS = 1.0
 _UNREAD_KEY = "blog_chat_unread"
 
 
@@ -73,13 +73,15 @@ def prepare_message_publish(message: Message, recipients: list[str]) -> Callable
 class UnreadRefresher:
     """This process's refreshes of unread counts after new messages, off the sender's thread.
 
-    The counts come from one grouped query over every participant's unread messages, whose cost
-    grows with the conversation: 20-75 ms for 200 participants in benchmarks/chat_fanout.py,
-    spent on the sending socket's thread before it could take the next message (and a second
-    frame to every tab per message). Here one daemon thread per process runs it, at most once per
-    UNREAD_EVERY_SECONDS per conversation: messages that arrive meanwhile fold into the next
-    refresh, which reads the counts as they are then, so the last one is always exact. A refresh
-    still pending when the process stops is lost; the next page load shows the counts.
+    The counts are a query over every participant (publish_unread) and a frame to every tab:
+    on the sending socket's thread, per message, that was 20-75 ms for 200 participants in
+    benchmarks/chat_fanout.py before the next message could be taken. Here one daemon thread per
+    process runs it, at most once per UNREAD_EVERY_SECONDS per conversation: messages that
+    arrive meanwhile fold into the next refresh, which reads the counts as they are then, so the
+    last one is always exact. Once a second rather than twice: each refresh is a frame to every
+    participant's tabs that the listener thread forwards between messages (at 0.5 s, 20% more
+    frames in the benchmark; at 1 s, 10%). A refresh still pending when the process stops is
+    lost; the next page load shows the counts.
     """
 
     def __init__(self, app: Flask) -> None:

@@ -126,8 +126,8 @@ class _AfterCommit:
     """What a transaction's notifications send once it commits, gathered across its events.
 
     A handler job may notify for many events in one transaction (blog.outbox.registry runs a
-    relay batch at once): each person's badge is counted and published once, with the newest
-    toast, and the delivery jobs are queued in one Redis round trip.
+    relay batch at once): each person's badge is counted and published once, with a toast for
+    each of their new notices, and the delivery jobs are queued in one Redis round trip.
     """
 
     def __init__(self) -> None:
@@ -251,8 +251,8 @@ def push_toasts(toasts: Mapping[str, Sequence[Notice]]) -> int:
     """Publish each user's badge, with a toast per new notice (the newest MAX_TOASTS), to
     every open tab. After commit only.
 
-    One COUNT for all of them, one Redis round trip. Reads on its own connection: it runs
-    after the session's commit.
+    One presence check, one COUNT for those present, one Redis round trip. Reads on its own
+    connection: it runs after the session's commit.
     """
     from blog.core.live import online, publish_many
 

@@ -304,6 +304,9 @@ class Fanout:
     frames: int
     dropped: int
     split: dict[str, int]
+    # Per message, the first receiver's latency: what the sending side (and Redis) took before
+    # any forwarding, so a tail here is the sender's and a tail only in `latencies` the fan-out's.
+    first: list[float]
 
 
 @dataclass
@@ -337,7 +340,12 @@ class Sender:
     def summary(self, split: dict[str, int]) -> Fanout:
         fleet = self.fleet
         latencies = [lat for got in fleet.latency for lat in got.values()]
+        first: dict[int, float] = {}
+        for got in fleet.latency:
+            for seq, lat in got.items():
+                first[seq] = min(lat, first.get(seq, lat))
         return Fanout(
+            first=list(first.values()),
             latencies=latencies,
             sent=self.sent,
             expected=self.sent * len(fleet.sockets),
@@ -550,6 +558,11 @@ def report(args: argparse.Namespace, app: Results) -> int:
             f"sent {run.sent} at {run.achieved:.1f}/s, {run.frames:,} frames, "
             f"dup {run.duplicates}, closed {run.dropped}, "
             f"per process {sorted(run.split.values(), reverse=True)}"
+        )
+    for name, run in (("(b) bare: first receiver", bare), ("(a) app: first receiver", a)):
+        say(
+            f"{name:<36} {'':>10} {_ms(run.first, 50):>9} {_ms(run.first, 95):>9} "
+            f"{_ms(run.first, 99):>9}  per message, the fastest of its receivers"
         )
     for name, values in (
         ("(c) page, no socket open", app.page_none),

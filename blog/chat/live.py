@@ -208,22 +208,21 @@ def _error(conversation_id: uuid.UUID, text: str, body: str | None = None) -> st
 # --------------------------------------------------------------------------- from the tabs
 
 
-def _membership(
-    live: LiveSocket, data: dict[str, Any]
-) -> tuple[Conversation, ConversationParticipant] | None:
+def _membership(live: LiveSocket, data: dict[str, Any]) -> tuple[Conversation, User] | None:
+    """The conversation the tab names and the socket's user, if (and only if) that user takes
+    part in it now. One round trip for both; the caller keeps the user (the session holds
+    objects weakly: dropped here, a db.session.get(User, ...) would read it again)."""
     try:
         conversation_id = uuid.UUID(str(data.get("conversation", "")))
     except ValueError:
         return None
-    # The user comes along (one round trip, not two): a handler's db.session.get(User, ...)
-    # then finds it in the session.
     row = db.session.execute(
         select(Conversation, ConversationParticipant, User)
         .join(ConversationParticipant, ConversationParticipant.conversation_id == Conversation.id)
         .join(User, User.id == ConversationParticipant.user_id)
         .where(Conversation.id == conversation_id, ConversationParticipant.user_id == live.user_id)
     ).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], row[2])
 
 
 @on_client_message("chat.subscribe")
@@ -243,10 +242,7 @@ def send(live: LiveSocket, data: dict[str, Any]) -> None:
     if found is None:
         live.topics.discard(str(data.get("conversation", "")))
         return
-    conversation, _me = found
-    sender = db.session.get(User, live.user_id)
-    if sender is None:
-        return
+    conversation, sender = found
     body = data.get("body")
     body = body if isinstance(body, str) else ""
     try:
@@ -266,8 +262,7 @@ def typing(live: LiveSocket, data: dict[str, Any]) -> None:
     found = _membership(live, data)
     if found is None:
         return
-    conversation, _me = found
-    user = db.session.get(User, live.user_id)
+    conversation, user = found
     others = [
         u
         for u in db.session.scalars(
@@ -278,7 +273,7 @@ def typing(live: LiveSocket, data: dict[str, Any]) -> None:
         if u != live.user_id
     ]
     html = _template("chat/_live_typing.html").render(
-        conversation_id=conversation.id, user_name=user.user_name if user else "Someone"
+        conversation_id=conversation.id, user_name=user.user_name
     )
     publish_many((u, html) for u in others)
 
@@ -290,7 +285,7 @@ def read(live: LiveSocket, data: dict[str, Any]) -> None:
     found = _membership(live, data)
     if found is None:
         return
-    conversation, _me = found
+    conversation, _user = found
     mark_read(conversation.id, live.user_id)
     db.session.commit()
     with Session(db.engine) as session:

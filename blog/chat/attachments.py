@@ -65,7 +65,9 @@ def send_attachment(
     )
     kind = "image" if row.is_image else "file"
     try:
-        return chat_services.send_message(conversation, sender, caption, kind=kind, file_id=row.id)
+        return chat_services.send_message(
+            conversation.id, sender, caption, kind=kind, file_id=row.id
+        )
     except chat_services.ChatRefused as refused:
         raise NotSent(str(refused), row.id, row.checksum_sha256, refused) from refused
 

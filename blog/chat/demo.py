@@ -33,11 +33,11 @@ def seed_demo_chat() -> int:
     sent = 0
     direct = start_direct(alice, bob)
     for email, text in DIRECT:
-        send_message(direct, people[email], text)
+        send_message(direct.id, people[email], text)
         sent += 1
     group = create_group(admin, GROUP_TITLE, [moderator, alice])
     for email, text in GROUP:
-        send_message(group, people[email], text)
+        send_message(group.id, people[email], text)
         sent += 1
     db.session.commit()
     return sent

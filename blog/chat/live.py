@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from blog.auth.models import User
-from blog.chat.models import Conversation, ConversationParticipant, Message
+from blog.chat.models import ConversationParticipant, Message
 from blog.core.live import LiveSocket, on_client_message, publish_many
 from blog.extensions import db
 
@@ -208,21 +208,24 @@ def _error(conversation_id: uuid.UUID, text: str, body: str | None = None) -> st
 # --------------------------------------------------------------------------- from the tabs
 
 
-def _membership(live: LiveSocket, data: dict[str, Any]) -> tuple[Conversation, User] | None:
+def _membership(live: LiveSocket, data: dict[str, Any]) -> tuple[uuid.UUID, User] | None:
     """The conversation the tab names and the socket's user, if (and only if) that user takes
-    part in it now. One round trip for both; the caller keeps the user (the session holds
-    objects weakly: dropped here, a db.session.get(User, ...) would read it again)."""
+    part in it now. One round trip, one object (the user: its sender); the caller keeps it (the
+    session holds objects weakly: dropped here, a db.session.get(User, ...) would read it
+    again)."""
     try:
         conversation_id = uuid.UUID(str(data.get("conversation", "")))
     except ValueError:
         return None
     row = db.session.execute(
-        select(Conversation, ConversationParticipant, User)
-        .join(ConversationParticipant, ConversationParticipant.conversation_id == Conversation.id)
+        select(ConversationParticipant.conversation_id, User)
         .join(User, User.id == ConversationParticipant.user_id)
-        .where(Conversation.id == conversation_id, ConversationParticipant.user_id == live.user_id)
+        .where(
+            ConversationParticipant.conversation_id == conversation_id,
+            ConversationParticipant.user_id == live.user_id,
+        )
     ).first()
-    return None if row is None else (row[0], row[2])
+    return None if row is None else (row[0], row[1])
 
 
 @on_client_message("chat.subscribe")
@@ -231,7 +234,7 @@ def subscribe(live: LiveSocket, data: dict[str, Any]) -> None:
     found = _membership(live, data)
     if found is None:
         return  # nothing on the socket for a conversation that is not yours
-    live.topics.add(str(found[0].id))
+    live.topics.add(str(found[0]))
 
 
 @on_client_message("chat.send")
@@ -242,15 +245,15 @@ def send(live: LiveSocket, data: dict[str, Any]) -> None:
     if found is None:
         live.topics.discard(str(data.get("conversation", "")))
         return
-    conversation, sender = found
+    conversation_id, sender = found
     body = data.get("body")
     body = body if isinstance(body, str) else ""
     try:
-        send_message(conversation, sender, body)
+        send_message(conversation_id, sender, body)
         db.session.commit()
     except ChatRefused as refused:
         db.session.rollback()
-        live.send(_error(conversation.id, str(refused), body))
+        live.send(_error(conversation_id, str(refused), body))
 
 
 @on_client_message("chat.typing")
@@ -262,18 +265,18 @@ def typing(live: LiveSocket, data: dict[str, Any]) -> None:
     found = _membership(live, data)
     if found is None:
         return
-    conversation, user = found
+    conversation_id, user = found
     others = [
         u
         for u in db.session.scalars(
             select(ConversationParticipant.user_id).where(
-                ConversationParticipant.conversation_id == conversation.id
+                ConversationParticipant.conversation_id == conversation_id
             )
         )
         if u != live.user_id
     ]
     html = _template("chat/_live_typing.html").render(
-        conversation_id=conversation.id, user_name=user.user_name
+        conversation_id=conversation_id, user_name=user.user_name
     )
     publish_many((u, html) for u in others)
 
@@ -285,8 +288,8 @@ def read(live: LiveSocket, data: dict[str, Any]) -> None:
     found = _membership(live, data)
     if found is None:
         return
-    conversation, _user = found
-    mark_read(conversation.id, live.user_id)
+    conversation_id, _user = found
+    mark_read(conversation_id, live.user_id)
     db.session.commit()
     with Session(db.engine) as session:
-        publish_unread(session, [live.user_id], conversation.id)
+        publish_unread(session, [live.user_id], conversation_id)

@@ -322,7 +322,7 @@ _AFTER_SEND = sql_text(
 
 
 def send_message(
-    conversation: Conversation,
+    conversation_id: uuid.UUID,
     sender: User,
     body: str,
     *,
@@ -348,7 +348,7 @@ def send_message(
     now = utcnow()
     message = Message(
         id=uuid.uuid4(),  # known now: the event below names it before the flush
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         sender_id=sender.id,
         kind=kind,
         body=text,
@@ -359,14 +359,14 @@ def send_message(
     emit(
         "message.sent",
         aggregate_type="conversation",
-        aggregate_id=conversation.id,
+        aggregate_id=conversation_id,
         data={"message_id": str(message.id), "sender_id": str(sender.id), "kind": kind},
     )
     # The flush (message and event) and then one statement for the rest: each round trip here
     # is on the way from the sender to every tab (benchmarks/chat_fanout.py).
     recipients = list(
         db.session.execute(
-            _AFTER_SEND, {"conversation": conversation.id, "sender": sender.id, "now": now}
+            _AFTER_SEND, {"conversation": conversation_id, "sender": sender.id, "now": now}
         ).scalars()
     )
     from blog.chat.live import prepare_message_publish

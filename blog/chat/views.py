@@ -297,7 +297,7 @@ def send(conversation_id: uuid.UUID):
     if not form.validate():
         return _send_error(conversation, me, form)
     try:
-        message = services.send_message(conversation, current_user, form.body.data)
+        message = services.send_message(conversation.id, current_user, form.body.data)
     except services.SendRateLimited as refused:
         db.session.rollback()
         form.body.errors = [str(refused)]

@@ -142,11 +142,13 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (home_bp, auth_bp, oidc_bp, profiles_bp, ops_bp, metrics_bp, admin_bp, audit_bp):
         app.register_blueprint(bp)
+    from blog.core.ui import init_ui
     from blog.core.urls import init_urls
     from blog.posts.editor import bp as editor_bp
     from blog.posts.views import bp as posts_bp
 
     init_urls(app)
+    init_ui(app)
 
     app.register_blueprint(posts_bp)
     app.register_blueprint(editor_bp)

@@ -43,6 +43,7 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("role IN ('admin', 'moderator', 'user')", name="role"),
         CheckConstraint("status IN ('active', 'suspended')", name="status"),
         CheckConstraint("provider IN ('local', 'google')", name="provider"),
+        CheckConstraint("theme IN ('system', 'light', 'dark')", name="theme"),
         CheckConstraint("char_length(user_name) BETWEEN 3 AND 255", name="user_name_length"),
         CheckConstraint("bio IS NULL OR char_length(bio) <= 1000", name="bio_length"),
         CheckConstraint(
@@ -76,6 +77,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     # is optional and free-form.
     display_name: Mapped[str | None] = mapped_column(String(100))
     bio: Mapped[str | None] = mapped_column(Text)
+    # The colour scheme the person chose; "system" follows prefers-color-scheme.
+    theme: Mapped[str] = mapped_column(String(10), default="system", server_default="system")
     # An uploaded avatar (blog/uploads); the generated SVG stands in while it is unset.
     # use_alter: file_metadata refers back to users (its uploader).
     avatar_file_id: Mapped[uuid.UUID | None] = mapped_column(

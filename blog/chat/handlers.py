@@ -86,6 +86,7 @@ def notify_away_participants(event: EventMessage) -> None:
             title=f"{who} sent a message {where}",
             message=text[:300],
             link=link,
+            actor_id=message.sender_id,
         ),
         event_id=uuid.UUID(event["id"]),
     )

@@ -106,8 +106,13 @@ def message_context(message: Message) -> dict[str, Any]:
     from blog.notifications.services import site_path
 
     sender = message.sender
+    live_sender = sender if sender is not None and sender.deleted_at is None else None
     return {
         "message": message,
+        "sender": live_sender,
+        "sender_avatar_url": site_path("uploads.thumbnail", file_id=sender.avatar_file_id)
+        if live_sender is not None and live_sender.avatar_file_id
+        else None,
         "sender_name": services.display_name(sender),
         "sender_url": site_path("profiles.show", user_name=sender.user_name)
         if sender is not None and sender.deleted_at is None

@@ -14,3 +14,10 @@ def index():
     """The home feed: the newest published posts, 20 a page (keyset: `?before=`)."""
     page = queries.home_feed(read_cursor())
     return render("home/index.html", "page", page=page)
+
+
+@bp.get("/menu")
+def menu():
+    """Every link of the header's two menus on one page: where the menu buttons lead
+    without JavaScript (with it they open in place)."""
+    return render("home/menu.html")

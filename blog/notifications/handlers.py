@@ -100,6 +100,7 @@ def notify_followers_of_post(message: Message) -> None:
             title=f"New post by {author}",
             message=f"{author} published “{post.title}”.",
             link=_post_path(post.slug),
+            actor_id=author_id,
         ),
         event_id=_event_id(message),
     )
@@ -152,6 +153,7 @@ def notify_comment_created(message: Message) -> None:
                 title=f"{commenter} commented on “{post.title}”",
                 message=excerpt or f"{commenter} commented on your post.",
                 link=link,
+                actor_id=commenter_id,
             ),
             event_id=event_id,
         )
@@ -164,6 +166,7 @@ def notify_comment_created(message: Message) -> None:
                 title=f"{commenter} mentioned you",
                 message=excerpt or f"{commenter} mentioned you in a comment on “{post.title}”.",
                 link=link,
+                actor_id=commenter_id,
             ),
             event_id=event_id,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     CheckConstraint,
@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blog.core.db import Base, UUIDPrimaryKey, utcnow
 
@@ -117,9 +117,14 @@ class Notification(UUIDPrimaryKey, Base):
     sent_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     event_id: Mapped[uuid.UUID | None]
+    # Who caused it (the commenter, the sender…), for their picture; NULL for the system and
+    # moderators' actions, and once that account is purged.
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    # The inbox loads it with the page (joinedload): one statement for the list.
+    actor: Mapped[Any] = relationship("User", foreign_keys=[actor_id], viewonly=True)
 
     @property
     def is_unread(self) -> bool:

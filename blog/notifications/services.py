@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.orm import joinedload
 
 from blog.auth.models import User
 from blog.core.db import utcnow
@@ -88,6 +89,7 @@ class Notice:
     title: str
     message: str
     link: str | None = None
+    actor_id: uuid.UUID | None = None  # whose picture the inbox shows beside it
 
 
 # --------------------------------------------------------------------------- notifying
@@ -189,6 +191,7 @@ def _insert_for_channel(
             _literal(status),
             _literal(sent_at),
             _literal(event_id),
+            _literal(notice.actor_id),
         )
         .join(User, and_(User.id == recipients.c.user_id, User.deleted_at.is_(None)))
         .outerjoin(
@@ -222,6 +225,7 @@ def _insert_for_channel(
                 "status",
                 "sent_at",
                 "event_id",
+                "actor_id",
             ],
             rows,
             # The ids and times come from the server, one per row (a Python default would be
@@ -362,7 +366,11 @@ class InboxPage:
 
 def inbox_page(user_id: uuid.UUID, cursor: str | None, size: int = INBOX_PAGE) -> InboxPage:
     """A page of the inbox, newest first, after `cursor` (keyset on created_at, id)."""
-    stmt = select(Notification).where(Notification.user_id == user_id, Notification.type == IN_APP)
+    stmt = (
+        select(Notification)
+        .where(Notification.user_id == user_id, Notification.type == IN_APP)
+        .options(joinedload(Notification.actor))
+    )
     after = parse_cursor(cursor)
     if after is not None:
         created, nid = after

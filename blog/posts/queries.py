@@ -44,8 +44,12 @@ class BadCursor(ValueError):
 
 @dataclass(frozen=True)
 class AuthorRef:
+    """What a list shows of a person: the name and the picture (templates/_macros/ui.html)."""
+
     user_name: str
     display_name: str | None
+    id: uuid.UUID | None = None
+    avatar_file_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,8 @@ def _published(with_content: bool = False) -> Select[Any]:
             Post.updated_at,
             User.user_name,
             User.display_name,
+            User.id,
+            User.avatar_file_id,
             _tags_json(),
             _comment_count(),
             body,
@@ -150,6 +156,8 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
         updated_at,
         user_name,
         display_name,
+        author_id,
+        avatar_file_id,
         tags,
         comments,
         body,
@@ -160,7 +168,7 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
         title=title,
         published_at=published_at,
         updated_at=updated_at,
-        author=AuthorRef(user_name, display_name),
+        author=AuthorRef(user_name, display_name, author_id, avatar_file_id),
         tags=[TagRef(name, tag_slug) for name, tag_slug in tags],
         comment_count=comments,
         excerpt="" if with_content else body,

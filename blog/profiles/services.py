@@ -27,6 +27,12 @@ def update_profile(user: User, *, display_name: str | None, bio: str | None) -> 
     db.session.flush()
 
 
+def set_theme(user: User, theme: str) -> None:
+    """Keep the person's colour scheme (one of system, light, dark; the view checks it)."""
+    user.theme = theme
+    db.session.flush()
+
+
 def initials(user: User) -> str:
     name = (user.display_name or user.user_name).strip()
     words = [w for w in name.replace("_", " ").replace(".", " ").replace("-", " ").split() if w]

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, abort, flash, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
-from blog.auth.access import require_user
+from blog.auth.access import require_user, safe_next
 from blog.auth.models import User
-from blog.core.htmx import redirect_to, render
+from blog.core.htmx import is_htmx, redirect_to, render
 from blog.extensions import db
 from blog.posts.queries import author_feed
 from blog.profiles import services
@@ -57,3 +66,53 @@ def edit():
         return redirect_to(url_for("profiles.show", user_name=current_user.user_name))
     status = 422 if form.is_submitted() else 200
     return render("profiles/edit.html", "form", form=form), status
+
+
+# --------------------------------------------------------------------------- appearance
+
+THEMES = ("system", "light", "dark")
+THEME_COOKIE = "theme"
+
+
+@bp.app_context_processor
+def _theme() -> dict[str, str]:
+    """The colour scheme of the page: the person's choice, a visitor's cookie, else the
+    system's (no data-theme attribute: Pico follows prefers-color-scheme)."""
+    return {"ui_theme": current_theme()}
+
+
+def current_theme() -> str:
+    if not has_request_context():  # mail and socket fragments: no page, no scheme
+        return "system"
+    choice = None
+    if current_user.is_authenticated:
+        choice = current_user.theme
+    else:
+        choice = request.cookies.get(THEME_COOKIE)
+    return choice if choice in THEMES else "system"
+
+
+@bp.post("/appearance")
+def appearance():
+    """Choose light, dark or the system's colour scheme: kept on the account when signed in,
+    in a cookie for visitors (and in both, so signing out keeps the page as it was)."""
+    theme = request.form.get("theme", "")
+    back = safe_next(request.form.get("next"), url_for("home.index"))
+    response = redirect_to(back)
+    if not is_htmx():
+        response.status_code = 303
+    if theme not in THEMES:
+        flash("Choose a theme: system, light or dark.", "error")
+        return response
+    if current_user.is_authenticated:
+        services.set_theme(current_user, theme)
+        db.session.commit()
+    response.set_cookie(
+        THEME_COOKIE,
+        theme,
+        max_age=365 * 24 * 3600,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response

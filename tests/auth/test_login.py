@@ -23,7 +23,7 @@ def test_sign_in_and_out(app, client):
         make_user(email="ada@example.com", user_name="ada")
     response = _login(client, "ADA@example.com ")
     assert response.status_code == 302
-    assert "You are signed in as <strong>ada</strong>" in client.get("/").get_data(as_text=True)
+    assert "Account menu of ada" in client.get("/").get_data(as_text=True)
 
     response = client.post_form("/logout")
     assert response.status_code == 302

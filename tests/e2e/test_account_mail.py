@@ -10,6 +10,7 @@ from flask import Flask
 from playwright.sync_api import ConsoleMessage, Error, Page, expect
 
 from tests.auth.helpers import link_in
+from tests.e2e.helpers import account_menu, expect_signed_in
 
 EXPECTED_4XX = "Failed to load resource: the server responded with a status of"
 
@@ -42,7 +43,7 @@ def test_confirm_the_address_from_the_sign_up_mail(
     form.get_by_label("Password", exact=True).fill("Somerville-Tides-1831")
     form.get_by_label("Repeat the password").fill("Somerville-Tides-1831")
     form.get_by_role("button", name="Sign up").click()
-    expect(page.locator("main")).to_contain_text("You are signed in as mary")
+    expect_signed_in(page, "mary")
     banner = page.get_by_role("complementary", name="Confirm your email address")
     expect(banner).to_contain_text("mary@example.com")
 
@@ -54,7 +55,7 @@ def test_confirm_the_address_from_the_sign_up_mail(
     expect(page).to_have_url(f"{live_server}/")
     expect(page.locator("#flash-messages")).to_contain_text("your email address is confirmed")
     expect(page.locator("#verify-banner")).to_have_count(0)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    account_menu(page).get_by_role("link", name="Account").click()
     expect(page.locator("#account-email")).to_contain_text("Confirmed")
     assert problems == []
 
@@ -94,5 +95,5 @@ def test_reset_a_forgotten_password_through_the_mail(
     page.get_by_label("Email").fill("alan@example.com")
     page.get_by_label("Password", exact=True).fill("Turing-Machine-1936")
     page.locator("#login-form").get_by_role("button", name="Sign in").click()
-    expect(page.locator("main")).to_contain_text("You are signed in as alan")
+    expect_signed_in(page, "alan")
     assert problems == []

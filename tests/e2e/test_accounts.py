@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect
 
+from tests.e2e.helpers import (
+    account_menu,
+    expect_signed_in,
+    expect_signed_out,
+    sign_in_link,
+    sign_out,
+)
 from tests.factories import DEFAULT_PASSWORD, make_user
 
-SIGNED_IN = re.compile(r"You are signed in as\s+")
 EXPECTED_422 = "Failed to load resource: the server responded with a status of 422"
 
 
@@ -25,11 +31,7 @@ def _sign_in(page: Page, base: str, email: str, password: str = DEFAULT_PASSWORD
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.locator("#login-form").get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(SIGNED_IN)).to_be_visible()
-
-
-def _nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
+    expect_signed_in(page)
 
 
 def test_sign_up_see_devices_and_sign_out(page: Page, live_server: str) -> None:
@@ -42,20 +44,20 @@ def test_sign_up_see_devices_and_sign_out(page: Page, live_server: str) -> None:
     form.get_by_role("button", name="Sign up").click()
 
     expect(page).to_have_url(f"{live_server}/")
-    expect(page.locator("main")).to_contain_text("You are signed in as grace")
+    expect_signed_in(page, "grace")
 
-    _nav(page).get_by_role("link", name="Devices").click()
+    account_menu(page).get_by_role("link", name="Devices").click()
     expect(page).to_have_url(f"{live_server}/account/sessions")
     rows = page.locator("#session-list tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("This device")
     expect(rows.first).to_have_attribute("aria-current", "true")
 
-    _nav(page).get_by_role("button", name=re.compile(r"^Sign out")).click()
+    sign_out(page)
     expect(page).to_have_url(f"{live_server}/")
-    expect(_nav(page).get_by_role("link", name="Sign in")).to_be_visible()
+    expect(sign_in_link(page)).to_be_visible()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
-    expect(page.get_by_text(SIGNED_IN)).to_have_count(0)
+    expect_signed_out(page)
 
     page.goto(f"{live_server}/account/sessions")
     expect(page).to_have_url(re.compile(r"/login\?next=(/|%2F)account(/|%2F)sessions$"))
@@ -125,8 +127,8 @@ def test_revoking_another_device_signs_it_out(
 
         # The phone still holds its cookie; only the server knows the session has ended.
         phone.reload()
-        expect(_nav(phone).get_by_role("link", name="Sign in")).to_be_visible()
-        expect(phone.get_by_text(SIGNED_IN)).to_have_count(0)
+        expect(sign_in_link(phone)).to_be_visible()
+        expect_signed_out(phone)
         phone.goto(f"{live_server}/account/sessions")
         expect(phone).to_have_url(re.compile(r"/login\?next="))
 
@@ -142,12 +144,12 @@ def test_sign_in_with_the_keyboard_only(page: Page, app: Flask, live_server: str
     email, user_name = _new_user(app)
     page.goto(f"{live_server}/")
     page.wait_for_function("() => window.htmx !== undefined")
-    sign_in_link = _nav(page).get_by_role("link", name="Sign in")
+    link = sign_in_link(page)
     for _ in range(10):
         page.keyboard.press("Tab")
-        if sign_in_link.evaluate("el => el === document.activeElement"):
+        if link.evaluate("el => el === document.activeElement"):
             break
-    expect(sign_in_link).to_be_focused()
+    expect(link).to_be_focused()
     page.keyboard.press("Enter")
 
     expect(page).to_have_url(re.compile(r"/login$"))
@@ -161,7 +163,7 @@ def test_sign_in_with_the_keyboard_only(page: Page, app: Flask, live_server: str
     page.keyboard.press("Enter")
 
     expect(page).to_have_url(f"{live_server}/")
-    expect(page.locator("main")).to_contain_text(f"You are signed in as {user_name}")
+    expect_signed_in(page, f"{user_name}")
 
 
 def test_no_csp_violations_or_script_errors(page: Page, app: Flask, live_server: str) -> None:
@@ -218,15 +220,15 @@ def test_sign_in_and_out_without_javascript(browser: Browser, app: Flask, live_s
         assert "hx-request" not in sign_in_post.request.headers
 
         expect(page).to_have_url(f"{live_server}/")
-        expect(page.locator("main")).to_contain_text(f"You are signed in as {user_name}")
+        expect_signed_in(page, f"{user_name}")
         expect(page.locator("#flash-messages")).to_contain_text(f"Signed in as {user_name}.")
         page.goto(f"{live_server}/account/sessions")
         expect(page.locator("#session-list tbody tr")).to_have_count(1)
 
-        _nav(page).get_by_role("button", name=re.compile(r"^Sign out")).click()
+        sign_out(page)
         expect(page).to_have_url(f"{live_server}/")
         expect(page.get_by_text("You are signed out.")).to_be_visible()
-        expect(_nav(page).get_by_role("link", name="Sign in")).to_be_visible()
+        expect(sign_in_link(page)).to_be_visible()
         page.goto(f"{live_server}/account/sessions")
         expect(page).to_have_url(re.compile(r"/login\?next="))
     finally:
@@ -247,7 +249,7 @@ def test_flash_message_survives_the_htmx_sign_up_redirect(page: Page, live_serve
     assert response_info.value.status == 204
     assert response_info.value.headers.get("hx-redirect") == "/"
 
-    expect(page.locator("main")).to_contain_text("You are signed in as linus")
+    expect_signed_in(page, "linus")
     expect(page.locator("#flash-messages")).to_contain_text(
         "Welcome, linus! Your account is ready."
     )

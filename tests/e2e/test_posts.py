@@ -9,6 +9,7 @@ from flask import Flask
 from playwright.sync_api import ConsoleMessage, Error, Page, expect
 
 from blog.core.db import utcnow
+from tests.e2e.helpers import expect_signed_in
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 EXPECTED_4XX = "Failed to load resource: the server responded with a status of 4"
@@ -25,7 +26,7 @@ def _sign_in(page: Page, base: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
     page.locator("#login-form").get_by_role("button", name="Sign in").click()
-    expect(page.locator("main")).to_contain_text("You are signed in as")
+    expect_signed_in(page)
 
 
 def _watch_errors(page: Page) -> list[str]:
@@ -102,7 +103,7 @@ def test_write_preview_publish_and_find_it_everywhere(
 
 def _find_it_everywhere(page: Page, live_server: str, user_name: str) -> None:
     # Home, then the tag page through the post's tag link, then the author page.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Blog").click()
+    page.get_by_role("banner").get_by_role("link", name="Blog", exact=True).click()
     item = page.locator("#feed .post-item").filter(has_text="Frequency hopping for everyone")
     expect(item).to_have_count(1)
     item.get_by_role("link", name="radio").click()

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from blog.extensions import db
 from blog.notifications import services
 from blog.notifications.models import PushSubscription
+from tests.e2e.helpers import sign_out
 from tests.factories import DEFAULT_PASSWORD
 from tests.notifications.push_service import PushService
 
@@ -148,7 +149,7 @@ def test_signing_out_stops_push_in_this_browser(
     expect(page.locator("#push-status")).to_have_text("Push is on in this browser.")
     page.goto(f"{live_server}/")  # any page: the sign-out button is in the navigation
 
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
 
     expect(page.get_by_role("link", name="Sign in", exact=True)).to_be_visible()
     assert page.evaluate("localStorage.getItem('fakePushSubscribed')") is None

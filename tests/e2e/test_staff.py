@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from blog.core.db import utcnow
 from blog.jobs.queues import get_queue
+from tests.e2e.helpers import account_menu
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 
@@ -38,7 +39,7 @@ def test_a_moderator_suspends_a_user_whose_session_ends(
     mod = browser.new_context().new_page()
     _sign_in(mod, live_server, "mod@example.com")
 
-    mod.get_by_role("navigation", name="Main").get_by_role("link", name="Moderation").click()
+    account_menu(mod).get_by_role("link", name="Moderation").click()
     mod.get_by_role("link", name="Accounts").click()
     mod.get_by_label("Name or email").fill("troll")
     mod.get_by_role("link", name="troll").click()

@@ -110,7 +110,7 @@ def message_context(message: Message) -> dict[str, Any]:
     return {
         "message": message,
         "sender": live_sender,
-        "sender_avatar_url": site_path("uploads.thumbnail", file_id=sender.avatar_file_id)
+        "sender_avatar_url": site_path("uploads.thumbnail", file_id=live_sender.avatar_file_id)
         if live_sender is not None and live_sender.avatar_file_id
         else None,
         "sender_name": services.display_name(sender),

@@ -60,7 +60,7 @@ def _axe(page: Page) -> list[str]:
         page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     problems = []
-    for v in result["violations"]:  # noqa: SIM118
+    for v in result["violations"]:
         if v["impact"] in BLOCKING:
             targets = ", ".join(str(n["target"]) for n in v["nodes"][:3])
             problems.append(f"{page.url} [{v['impact']}] {v['id']}: {v['help']} ({targets})")
@@ -118,7 +118,7 @@ def _bad_times(page: Page) -> list[str]:
 @pytest.mark.parametrize(
     ("width", "scheme"), [(1280, "light"), (1280, "dark"), (390, "light"), (390, "dark")]
 )
-def test_main_pages_pass_axe_fit_the_screen_and_show_valid_times(
+def test_main_pages_pass_axe_fit_the_screen_and_show_valid_times(  # noqa: PLR0917 - fixtures
     browser: Browser, app: Flask, live_server: str, demo: None, width: int, scheme: str
 ) -> None:
     problems: list[str] = []
@@ -158,7 +158,8 @@ def test_the_header_is_one_row_on_a_desktop_for_every_role(
             page = context.new_page()
             _sign_in(page, live_server, who)
             bar = page.locator(".site-bar").bounding_box()
-            assert bar is not None and bar["height"] <= 64, (width, bar)
+            assert bar is not None
+            assert bar["height"] <= 64, (width, bar)
             # Every primary link is shown (nothing folded away) and sits in that one row.
             for name in ("Home", "Tags", "Search", "Write", "Chat", "Notifications"):
                 link = page.get_by_role("navigation", name="Main").get_by_role(
@@ -166,7 +167,8 @@ def test_the_header_is_one_row_on_a_desktop_for_every_role(
                 )
                 expect(link).to_be_visible()
                 box = link.bounding_box()
-                assert box is not None and box["y"] >= bar["y"]
+                assert box is not None
+                assert box["y"] >= bar["y"]
                 assert box["y"] + box["height"] <= bar["y"] + bar["height"]
             expect(page.locator(".nav-toggle")).to_be_hidden()
             # Staff pages live in the account menu, so the row is the same for every role.

@@ -19,7 +19,6 @@
     bar.hidden = false;
     bar.value = percent;
     bar.setAttribute("value", String(percent));
-    bar.setAttribute("aria-valuenow", String(percent));
     bar.setAttribute("aria-valuetext", `${percent}% uploaded`);
   };
 

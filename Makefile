@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: help install run test test-fast lint fmt typecheck check migrate migration downgrade seed clean browser
+.PHONY: help install run test test-fast lint fmt typecheck check migrate migration downgrade seed clean browser screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ downgrade: install ## Undo the newest migration
 
 seed: install ## Create the demo data (idempotent)
 	$(PY) -m blog.devserver --flask seed-demo
+
+screenshots: install browser ## The gallery: main pages at 1280/390 px, light/dark, into docs/screenshots/ (BLOG_URL=… to shoot a running site)
+	$(PY) scripts/screenshots.py $(if $(BLOG_URL),--url $(BLOG_URL))
 
 clean: ## Remove .venv, node_modules, static/vendor (keeps var/ data)
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

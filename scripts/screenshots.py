@@ -1,18 +1,27 @@
-"""The gallery: the main pages at 1280 and 390 px, light and dark, as PNGs.
+"""The gallery: the main pages at 1280 and 390 px, light and dark, as PNGs in docs/screenshots.
 
-    make screenshots                       # starts nothing: needs `make run` (or BLOG_URL) up
-    python scripts/screenshots.py --url http://127.0.0.1:5000 --out docs/screenshots
+    make screenshots                          # the product's own demo, started for the shots
+    python scripts/screenshots.py --url http://127.0.0.1:5000 --only home,post
 
-Signs in as the demo admin (the widest navigation) for the signed-in pages and takes the
-sign-in and sign-up pages signed out. Files are named <page>-<width>-<scheme>.png.
+With --url (or BLOG_URL) it photographs a running site; without, it starts the whole product
+(`python -m blog.devserver`: embedded PostgreSQL and Redis with the demo data) on a free port
+and stops it afterwards. Signs in as the demo admin (the widest navigation) for the signed-in
+pages and takes the sign-in and sign-up pages signed out. Files: <page>-<width>-<scheme>.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -47,15 +56,51 @@ def _sign_in(page: Page, base: str, email: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+@contextlib.contextmanager
+def _product() -> Iterator[str]:
+    """The whole product on a free port, for as long as the shots take."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PORT": str(port), "BLOG_SITE_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.Popen([sys.executable, "-m", "blog.devserver"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"the product stopped (exit {proc.returncode}) before answering")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url + "/healthz", timeout=1):  # noqa: S310 - loopback
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("the product did not answer /healthz within 120 s")
+            time.sleep(0.5)
+        time.sleep(2)  # the workers relay the demo's events (badges, notifications)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", default=os.environ.get("BLOG_URL", "http://127.0.0.1:5000"))
+    parser.add_argument("--url", default=os.environ.get("BLOG_URL", ""))
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--only", default="", help="comma-separated page names")
     parser.add_argument("--email", default="admin@example.com")
     parser.add_argument("--password", default="Admin-demo-2026")
     args = parser.parse_args()
-    base = args.url.rstrip("/")
+    if args.url:
+        return shoot(args.url.rstrip("/"), args)
+    with _product() as url:
+        return shoot(url, args)
+
+
+def shoot(base: str, args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     only = {name for name in args.only.split(",") if name}

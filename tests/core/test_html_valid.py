@@ -86,7 +86,7 @@ def test_the_main_pages_are_valid_html(
     sign_in(client, "admin@example.com", "Admin-demo-2026")
     pages = {**{f"anonymous {p}": html for p, html in anonymous.items()}, **_pages(client)}
     files = []
-    for n, (name, html) in enumerate(pages.items()):
+    for n, html in enumerate(pages.values()):
         file = tmp_path / f"page-{n}.html"
         file.write_text(html)
         files.append(file)

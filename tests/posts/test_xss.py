@@ -55,9 +55,16 @@ class _Inspector(HTMLParser):
         values = dict(attrs)
         if tag == "script" and (values.get("src") or "").startswith("/static/"):
             return  # our own script files
-        if tag in LIVE_TAGS:
+        # Our own icons (templates/_macros/ui.html): decorative, no script can ride on them
+        # (every attribute is still checked below). Markdown never lets an <svg> through.
+        ours = (
+            tag == "svg" and values.get("class") == "icon" and values.get("aria-hidden") == "true"
+        )
+        if tag in LIVE_TAGS and not ours:
             self.problems.append(f"<{tag}>")
-        if tag == "form" and not (values.get("action") or "").startswith("/"):
+        # <form method="dialog"> closes our confirmation dialog: it sends nothing anywhere.
+        dialog = tag == "form" and values.get("method") == "dialog" and "action" not in values
+        if tag == "form" and not dialog and not (values.get("action") or "").startswith("/"):
             self.problems.append(f"<form action={values.get('action')!r}>")
         for name, raw_value in attrs:
             value = raw_value or ""

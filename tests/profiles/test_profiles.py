@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from blog.auth.models import User
 from blog.core.db import utcnow
+from blog.core.ui import avatar_hue
 from blog.extensions import db
 from tests.conftest import new_client
 from tests.factories import make_user
@@ -35,7 +36,11 @@ def test_anyone_sees_a_profile_with_name_bio_and_avatar(app, client):
     assert '<h1 id="profile-name">Ada Lovelace</h1>' in body
     assert "@ada" in body
     assert "First programmer.\nPoet of science." in body
-    assert f"/avatars/{user_id}.svg" in body
+    # No picture uploaded: the initials, on the colour of this person's id (blog.core.ui).
+    assert (
+        f'<span class="avatar avatar-96 hue-{avatar_hue(user_id)}" aria-hidden="true">AL</span>'
+        in body
+    )
     assert "No published posts yet." in body
 
 

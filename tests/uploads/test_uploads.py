@@ -36,7 +36,7 @@ def test_an_avatar_replaces_the_generated_one_everywhere(app, client, sign_in, r
         assert db.session.get(User, user_id).avatar_file_id == row.id
     page = new_client(app).get(f"/u/{user_name}").get_data(as_text=True)
     assert f"/files/{row.id}/thumb" in page
-    assert f"/avatars/{user_id}.svg" not in page
+    assert 'class="avatar avatar-96 hue-' not in page  # the initials are gone
 
     # Until the job runs the thumbnail address serves the original; then a small WebP.
     assert new_client(app).get(f"/files/{row.id}/thumb").headers["Content-Type"] == "image/png"
@@ -68,7 +68,7 @@ def test_a_new_avatar_deletes_the_old_one_and_remove_brings_back_the_generated(
     with app.app_context():
         assert db.session.get(User, user_id).avatar_file_id is None
         assert db.session.scalars(select(FileMetadata)).all() == []
-    assert f"/avatars/{user_id}.svg" in new_client(app).get(f"/u/{user_name}").get_data(
+    assert 'class="avatar avatar-96 hue-' in new_client(app).get(f"/u/{user_name}").get_data(
         as_text=True
     )
     assert stored_files(app.config["UPLOADS_DIR"]) == []

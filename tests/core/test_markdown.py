@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from blog.core.markdown import (
+    HIGHLIGHT_BUDGET,
     PYGMENTS_CLASSES,
     mentioned_names,
     render_markdown,
@@ -156,3 +157,10 @@ def test_mentioned_names_skip_code_and_keep_order():
 def test_word_count_ignores_markup():
     html = render_markdown('Three **short** words\n\n```python\nx = "y"\n```').html
     assert word_count(html) == 6  # Three short words, x = "y"
+
+
+def test_highlighting_stops_past_its_budget_and_the_rest_stays_plain():
+    block = "```python\n" + "x = 1\n" * (HIGHLIGHT_BUDGET // 12) + "```"
+    html = render_markdown("\n\n".join([block, block, block])).html
+    assert html.count('<pre class="highlight"') == 2
+    assert html.count('<pre tabindex="0"><code>x = 1') == 1

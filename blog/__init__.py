@@ -188,7 +188,9 @@ def _init_cli(app: Flask) -> None:
     from blog.jobs.cli import init_cli
     from blog.ops.demo import init_demo
     from blog.outbox.cli import init_outbox_cli
+    from blog.posts.cli import init_posts_cli
 
     init_cli(app)
     init_demo(app)
     init_outbox_cli(app)
+    init_posts_cli(app)

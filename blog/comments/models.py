@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, Text, and_, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from blog.auth.models import User
@@ -49,10 +50,18 @@ class Comment(UUIDPrimaryKey, Base):
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
 
-    @property
+    # THE definition of a comment that counts, in Python and in SQL (`Comment.is_visible` in a
+    # WHERE): the post's heading, the thread's count and every list's "N comments" use it, so
+    # they cannot disagree. Hidden-while-flagged comments still count: that is a pause.
+    @hybrid_property
     def is_visible(self) -> bool:
         """Its words are shown (neither deleted by its author nor removed by a moderator)."""
         return self.deleted_at is None and self.removed_at is None
+
+    @is_visible.inplace.expression
+    @classmethod
+    def _is_visible_sql(cls) -> ColumnElement[bool]:
+        return and_(cls.deleted_at.is_(None), cls.removed_at.is_(None))
 
     def edit(self, content: str, content_html: str, now: datetime) -> None:
         if not self.is_visible:

@@ -12,13 +12,16 @@ from blog.audit.services import record_audit
 from blog.auth.models import User
 from blog.comments.models import Comment
 from blog.core.db import utcnow
-from blog.core.markdown import mentioned_names, render_markdown
+from blog.core.markdown import mentioned_names
 from blog.core.pagination import decode_cursor, encode_cursor
 from blog.extensions import db
 from blog.outbox.events import emit
 from blog.posts.models import Post
+from blog.profiles.mentions import render_user_text
 
 PAGE_SIZE = 50
+# A comment sits under the thread's h2: its "# Heading" is an h3.
+COMMENT_HEADING_BASE = 2
 
 
 class CommentRefused(Exception):
@@ -33,8 +36,9 @@ class Thread:
 
 
 def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Thread:
-    """One page of a post's comments, oldest first (with authors), and how many there are:
-    two statements however long the thread."""
+    """One page of a post's comments, oldest first (with authors), and how many count (removed
+    and deleted ones stay in the thread as placeholders, uncounted): two statements however
+    long the thread."""
     query = (
         select(Comment)
         .where(Comment.post_id == post.id)
@@ -45,9 +49,7 @@ def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Threa
     if position is not None:
         query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
     rows = list(db.session.scalars(query.limit(size + 1)))
-    total = db.session.scalar(
-        select(func.count()).select_from(Comment).where(Comment.post_id == post.id)
-    )
+    total = visible_count(post.id)
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1] if more and rows else None
@@ -77,7 +79,7 @@ def add_comment(post: Post, author: User, content: str) -> Comment:
     """Add a comment to a published post; emits comment.created with its mentions.
     Raises CommentRefused for an archived or unpublished post."""
     _check_open(post)
-    rendered = render_markdown(content)
+    rendered = render_user_text(content, heading_base=COMMENT_HEADING_BASE)
     comment = Comment(
         post_id=post.id, author_id=author.id, content=content, content_html=rendered.html
     )
@@ -102,7 +104,9 @@ def add_comment(post: Post, author: User, content: str) -> Comment:
 def edit_comment(comment: Comment, post: Post, content: str) -> Comment:
     _check_open(post)
     try:
-        comment.edit(content, render_markdown(content).html, utcnow())
+        comment.edit(
+            content, render_user_text(content, heading_base=COMMENT_HEADING_BASE).html, utcnow()
+        )
     except ValueError as exc:
         raise CommentRefused(str(exc).capitalize() + ".") from None
     db.session.flush()
@@ -181,11 +185,19 @@ def comment_counts(post_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         return {}
     rows = db.session.execute(
         select(Comment.post_id, func.count())
-        .where(
-            Comment.post_id.in_(post_ids),
-            Comment.deleted_at.is_(None),
-            Comment.removed_at.is_(None),
-        )
+        .where(Comment.post_id.in_(post_ids), Comment.is_visible)
         .group_by(Comment.post_id)
     ).all()
     return {post_id: count for post_id, count in rows}
+
+
+def visible_count(post_id: uuid.UUID) -> int:
+    """The post's comment count as every page shows it (Comment.is_visible)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Comment)
+            .where(Comment.post_id == post_id, Comment.is_visible)
+        )
+        or 0
+    )

@@ -36,6 +36,14 @@ def _fragment(comment: Comment, post: Post, status: int = 200):
     return render_template("comments/_comment.html", comment=comment, post=post), status
 
 
+def _changed(comment: Comment, post: Post):
+    """The comment after a delete, removal or restore, and the thread's heading out of band:
+    the count changed with it."""
+    body = render_template("comments/_comment.html", comment=comment, post=post)
+    count = render_template("comments/_count.html", total=services.visible_count(post.id), oob=True)
+    return body + count, 200
+
+
 @bp.post("/posts/<uuid:post_id>/comments")
 @limiter.limit(limit("comment"), key_func=user_key)
 @require_verified
@@ -51,7 +59,7 @@ def add(post_id: uuid.UUID):
         return _refused(post, str(exc))
     db.session.commit()
     if is_htmx():
-        total = services.thread(post, size=0).total
+        total = services.visible_count(post.id)
         body = render_template(
             "comments/_added.html",
             comment=comment,
@@ -132,7 +140,7 @@ def delete(comment_id: uuid.UUID):
         return _refused(post, str(exc))
     db.session.commit()
     if is_htmx():
-        return _fragment(comment, post)
+        return _changed(comment, post)
     flash("Your comment is deleted.", "success")
     return redirect_to(_post_url(post, comment))
 
@@ -155,7 +163,7 @@ def remove(comment_id: uuid.UUID):
         abort(409, str(exc))
     db.session.commit()
     if is_htmx():
-        return _fragment(comment, post)
+        return _changed(comment, post)
     flash("The comment is removed.", "success")
     return redirect_to(_post_url(post, comment))
 
@@ -171,6 +179,6 @@ def restore(comment_id: uuid.UUID):
         abort(409, str(exc))
     db.session.commit()
     if is_htmx():
-        return _fragment(comment, post)
+        return _changed(comment, post)
     flash("The comment is restored.", "success")
     return redirect_to(_post_url(post, comment))

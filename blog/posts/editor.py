@@ -14,12 +14,12 @@ from blog.auth.access import require_user, require_verified
 from blog.auth.forms import EmptyForm
 from blog.auth.limits import limit, user_key
 from blog.core.htmx import is_htmx, keep_flashes, redirect_to, render
-from blog.core.markdown import render_markdown
 from blog.extensions import db, limiter
 from blog.posts import queries, services
 from blog.posts.access import access_post
 from blog.posts.forms import PostForm, read_action
 from blog.posts.models import CONTENT_MAX, IllegalTransition, Post
+from blog.profiles.mentions import render_user_text
 
 bp = Blueprint("editor", __name__)
 
@@ -59,7 +59,7 @@ def new():
     if not form.validate_on_submit():
         return _editor(form, None, 422 if form.is_submitted() else 200)
     if form.intent == "preview":
-        return _editor(form, None, preview=render_markdown(form.content.data).html)
+        return _editor(form, None, preview=render_user_text(form.content.data).html)
     post = services.create_post(
         current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
     )
@@ -76,7 +76,7 @@ def edit(post_id: uuid.UUID):
             return _editor(form, post, preview=post.content_html)
         return _editor(form, post, 422)
     if form.intent == "preview":
-        return _editor(form, post, preview=render_markdown(form.content.data).html)
+        return _editor(form, post, preview=render_user_text(form.content.data).html)
     if form.intent == "publish" and post.is_archived:
         access_post(current_user, post_id, action="publish")
     old_slug = post.slug
@@ -122,7 +122,7 @@ def _preview_fragment():
     content = request.form.get("content", "")
     if len(content) > CONTENT_MAX:
         return render_template("posts/_preview.html", too_long=True), 422
-    html = render_markdown(content).html if content.strip() else None
+    html = render_user_text(content).html if content.strip() else None
     return render_template("posts/_preview.html", preview=html)
 
 

@@ -104,17 +104,11 @@ def _tags_json() -> Any:
 
 
 def _comment_count() -> Any:
-    """Visible comments (not deleted, not removed), as blog.comments counts them."""
+    """The comments that count (Comment.is_visible: the one definition the post page uses)."""
     from blog.comments.models import Comment
 
     return (
-        select(func.count())
-        .where(
-            Comment.post_id == Post.id,
-            Comment.deleted_at.is_(None),
-            Comment.removed_at.is_(None),
-        )
-        .scalar_subquery()
+        select(func.count()).where(Comment.post_id == Post.id, Comment.is_visible).scalar_subquery()
     )
 
 

@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from blog.audit.services import record_audit
 from blog.auth.models import User
 from blog.core.db import utcnow
-from blog.core.markdown import render_markdown
 from blog.extensions import db
 from blog.outbox.events import emit
 from blog.posts.models import (
@@ -29,6 +28,7 @@ from blog.posts.models import (
     Tag,
 )
 from blog.posts.slugs import TagNameInvalid, normalise_tag_name, slugify, with_suffix
+from blog.profiles.mentions import render_user_text
 
 # Slugs are made from at most this much of the title; the column allows room for suffixes.
 SLUG_FROM_TITLE = 80
@@ -136,7 +136,7 @@ def _is_suffixed(slug: str, base: str) -> bool:
 def _apply_content(post: Post, title: str, content: str, tags: list[Tag]) -> None:
     post.title = title
     if post.content != content or post.content_html is None:
-        rendered = render_markdown(content)
+        rendered = render_user_text(content)
         post.content = content
         post.content_html = rendered.html
         post.content_text = rendered.text

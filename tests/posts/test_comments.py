@@ -64,7 +64,10 @@ def test_a_comment_without_javascript_posts_and_redirects_to_it(app, world):
     (comment,) = _comments(app)
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"#comment-{comment.id}")
-    assert comment.content_html == "<p>Great <em>read</em>, @ada!</p>\n"
+    assert comment.content_html == (
+        '<p>Great <em>read</em>, <a href="/u/ada" class="mention" rel="nofollow noopener '
+        'noreferrer">@ada</a>!</p>\n'
+    )
     page = bob.get(_post_path(world)).get_data(as_text=True)
     assert f'id="comment-{comment.id}"' in page
     assert "1 comment" in page

@@ -1,0 +1,44 @@
+"""@mentions as links to profiles, and the one Markdown entry point for what people write.
+
+blog.core.markdown knows no users: it asks `profile_links` once per text for the names it
+found, so a post with forty mentions costs one statement, not forty. The links are stored with
+the rendered HTML (like everything the renderer adds); a mention of an unknown or deleted
+account stays plain text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from blog.auth.models import User
+from blog.core.markdown import Rendered, render_markdown
+from blog.extensions import db
+
+
+def _profile_path(user_name: str) -> str:
+    # Built against the configured site, not a request: posts are also rendered by jobs and
+    # the CLI, and the stored link must work wherever the site is mounted.
+    site = urlsplit(current_app.config.get("SITE_URL") or "")
+    adapter = current_app.url_map.bind("localhost", script_name=site.path or "/")
+    return adapter.build("profiles.show", {"user_name": user_name})
+
+
+def profile_links(names: Collection[str]) -> dict[str, str]:
+    """Lower-case user names → the profile path of each live account among them (one query)."""
+    if not names:
+        return {}
+    rows = db.session.execute(
+        select(User.user_name).where(
+            func.lower(User.user_name).in_(list(names)), User.deleted_at.is_(None)
+        )
+    ).scalars()
+    return {user_name.lower(): _profile_path(user_name) for user_name in rows}
+
+
+def render_user_text(source: str, *, heading_base: int = 1) -> Rendered:
+    """A post's or a comment's Markdown, rendered with its mentions linked."""
+    return render_markdown(source, people=profile_links, heading_base=heading_base)

@@ -70,9 +70,11 @@ def _product() -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 raise SystemExit(f"the product stopped (exit {proc.returncode}) before answering")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url + "/healthz", timeout=1):  # noqa: S310 - loopback
-                    break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url + "/healthz", timeout=1),  # noqa: S310 - loopback
+            ):
+                break
             if time.monotonic() > deadline:
                 raise SystemExit("the product did not answer /healthz within 120 s")
             time.sleep(0.5)

@@ -26,8 +26,10 @@ def expect_signed_in(page: Page, name: str = "") -> None:
     expect(page.get_by_role("button", name=label)).to_be_visible()
 
 
+def sign_in_link(page: Page) -> Locator:
+    return page.get_by_role("navigation", name="Account").get_by_role("link", name="Sign in")
+
+
 def expect_signed_out(page: Page) -> None:
     expect(page.get_by_role("button", name=re.compile(r"^Account menu of "))).to_have_count(0)
-    expect(
-        page.get_by_role("navigation", name="Account").get_by_role("link", name="Sign in")
-    ).to_be_visible()
+    expect(sign_in_link(page)).to_be_visible()

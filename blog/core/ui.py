@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask
@@ -24,11 +25,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Lists repeat the same people and times on every view: the pure formatters are cached (a
+# home page shows 20 posts, each with a picture and two times).
+@lru_cache(maxsize=8192)
 def iso_time(moment: datetime) -> str:
     """A valid HTML datetime: UTC, at most millisecond precision (the Nu checker refuses six)."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=8192)
 def exact_time(moment: datetime) -> str:
     """The full date and time for `title`: "Thursday 3 December 2026, 14:05 UTC"."""
     return moment.astimezone(UTC).strftime("%A %-d %B %Y, %H:%M UTC")
@@ -70,6 +75,7 @@ def relative_time(moment: datetime, now: datetime | None = None) -> str:
     return short_date(moment, now)
 
 
+@lru_cache(maxsize=8192)
 def initials(name: str | None) -> str:
     """One or two letters for a picture: "Alice Liddell" → "AL", "bob" → "BO"."""
     name = (name or "").strip()
@@ -78,6 +84,7 @@ def initials(name: str | None) -> str:
     return letters.upper() or "?"
 
 
+@lru_cache(maxsize=8192)
 def avatar_hue(person_id: uuid.UUID | str | None) -> int:
     """A stable colour index for a person (the same in every list and on every visit)."""
     if person_id is None:

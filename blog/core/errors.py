@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
@@ -38,11 +39,22 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+def render_error(
+    code: int,
+    message: str | None = None,
+    *,
+    come_back: str | None = None,
+    links: Sequence[tuple[str, str]] | None = None,
+) -> tuple[str, int]:
+    """The error page (or its fragment for htmx). `come_back`: when to try again. `links`:
+    (label, href) pairs offered instead of "Go to the front page", for an error the front page
+    shares (maintenance); an empty sequence offers no link."""
     context = {
         "code": code,
         "title": TITLES.get(code, "Error"),
         "message": message or MESSAGES.get(code, "The request failed."),
+        "come_back": come_back,
+        "links": links,
     }
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
     return render_template(template, **context), code

@@ -48,6 +48,24 @@ def _flag(post: Post, target: services.Target, target_kind: str):
     return _answer(post, target_kind, target.id, message)
 
 
+# What each decision really does (services.decide): nothing is deleted, and a moderator can
+# undo an agreement from the post's page. Shown after the decision; the queue says it before.
+OUTCOMES = {
+    ("post", "agreed"): (
+        "the post is archived. It leaves the lists and search and takes no new comments, but "
+        "stays at its address with a notice; a moderator can publish it again from its page."
+    ),
+    ("comment", "agreed"): (
+        'the comment is removed. Its place in the thread says "Removed by a moderator" with '
+        "the readers' reasons; a moderator can restore it."
+    ),
+    ("post", "disagreed"): "the post is shown again.",
+    ("comment", "disagreed"): "the comment is shown again.",
+    ("post", "ignored"): "the flags are closed without a decision; the post is shown again.",
+    ("comment", "ignored"): "the flags are closed without a decision; the comment is shown again.",
+}
+
+
 @bp.post("/posts/<uuid:post_id>/flag")
 @limiter.limit(limit("flag"), key_func=user_key)
 @require_verified
@@ -87,6 +105,5 @@ def decide(kind: str, target_id: uuid.UUID, decision: str):
         flash(str(exc), "error")
         return redirect_to(url_for("flags.queue"))
     db.session.commit()
-    words = {"agreed": "hidden for good", "disagreed": "shown again", "ignored": "left as it is"}
-    flash(f"{count} flag(s) resolved: the {kind} is {words[decision]}.", "success")
+    flash(f"{count} flag(s) resolved: {OUTCOMES[kind, decision]}", "success")
     return redirect_to(url_for("flags.queue"))

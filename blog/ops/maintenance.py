@@ -6,9 +6,12 @@ the static files, or an administrator could not get in to switch it off.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from datetime import timedelta
+
+from flask import Flask, request, url_for
 from flask_login import current_user
 
+from blog.core.db import utcnow
 from blog.core.errors import render_error
 from blog.ops.runtime import get_setting
 
@@ -44,7 +47,30 @@ def init_maintenance(app: Flask) -> None:
             return None
         if current_user.is_authenticated and current_user.is_admin:
             return None
-        body, status = render_error(503, setting.get("message") or DEFAULT_MESSAGE)
+        body, status = render_error(
+            503,
+            setting.get("message") or DEFAULT_MESSAGE,
+            come_back=_come_back(),
+            links=_links(),
+        )
         response = app.make_response((body, status))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+def _come_back() -> str:
+    """When to try again, the Retry-After in words (the operator's message may say more)."""
+    at = utcnow() + timedelta(seconds=RETRY_AFTER_SECONDS)
+    return (
+        f"Please try again in {RETRY_AFTER_SECONDS // 60} minutes or later (after {at:%H:%M} UTC)."
+    )
+
+
+def _links() -> list[tuple[str, str]]:
+    """Only what works during maintenance: every page but sign-in answers this same 503, so
+    "Go to the front page" would lead here again. Signed-in people who are not administrators
+    get no link (sign-in would send them straight back here)."""
+    if current_user.is_authenticated:
+        return []
+    next_url = request.path if request.method == "GET" else None
+    return [("Administrators: sign in", url_for("auth.login", next=next_url))]

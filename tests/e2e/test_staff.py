@@ -151,7 +151,7 @@ def test_readers_flag_a_comment_and_a_moderator_works_the_queue(
     item = mod.locator("article.flagged").first
     expect(item).to_contain_text("Buy my pills")
     expect(item).to_contain_text("3 flag(s)")
-    item.get_by_role("button", name="Agree: hide it").click()
+    item.get_by_role("button", name="Agree: remove it").click()
     expect(mod.get_by_text("No open flags.")).to_be_visible()
 
     visitor.reload()

@@ -120,8 +120,8 @@ def test_the_database_page_charts_the_samples(app, admin):
 
     body = admin.get("/admin/database").get_data(as_text=True)
 
-    assert body.count('<svg class="chart"') == 3
-    assert "<polyline" in body
+    assert body.count('<svg class="chart-svg"') == 3  # axes and values: tests/admin/test_charts.py
+    assert body.count("<polyline") == 3
     assert "Connections: 5" in body  # the newest sample
     assert "<td>users</td>" in body
     assert "SELECT &lt;b&gt;" in body
@@ -134,9 +134,10 @@ def test_the_dashboard_charts_activity_per_day(app, admin):
 
     body = admin.get("/admin/").get_data(as_text=True)
 
-    assert "Sign-ups: 3 in 30 days" in body  # the admin and two more
-    assert "Chat messages: 0 in 30 days" in body
-    assert body.count('<svg class="chart"') == 4
+    assert "Sign-ups per day</span>" in body
+    assert "3 in 30 days;" in body  # the admin and two more
+    assert "0 in 30 days." in body  # chat messages (and posts, comments)
+    assert body.count('<svg class="chart-svg"') == 4
 
 
 def test_moderators_cannot_see_the_database_page(app, client, sign_in):

@@ -4,6 +4,8 @@ and live in every process without a restart (Redis copy dropped by config.change
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -205,6 +207,47 @@ def test_maintenance_mode_shows_the_message_to_everyone_but_admins(app, admin, s
 
     assert _maintenance(admin, False).status_code == 302
     assert ada.get("/").status_code == 200
+
+
+def _links_of_the_error(html: str) -> list[tuple[str, str]]:
+    """(href, text) of every link in the error article: what the page offers."""
+    article = html[html.index('<article id="error"') :]
+    article = article[: article.index("</article>")]
+    return [
+        (unescape(href), re.sub(r"<[^>]+>", "", text).strip())
+        for href, text in re.findall(r'<a href="([^"]*)"[^>]*>(.*?)</a>', article, re.S)
+    ]
+
+
+def test_the_maintenance_page_offers_only_what_works_and_when_to_come_back(app, admin, sign_in):
+    with app.app_context():
+        make_user(email="ada@example.com")
+    ada = new_client(app)
+    sign_in(ada, "ada@example.com")
+    assert _maintenance(admin, True, "Upgrading the engine.").status_code == 302
+
+    visitor = new_client(app)
+    response = visitor.get("/posts/some-post")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503
+    # When to come back, in words as in Retry-After.
+    assert re.search(r"try again in 5 minutes or later \(after \d\d:\d\d UTC\)", body)
+    assert response.headers["Retry-After"] == "300"
+    links = _links_of_the_error(body)
+    assert links == [("/login?next=/posts/some-post", "Administrators: sign in")]
+    for href, _ in links:  # no link that leads back to the same 503
+        assert visitor.get(href).status_code == 200
+
+    # A signed-in reader who is not an administrator: sign-in would send them straight back.
+    body = ada.get("/").get_data(as_text=True)
+    assert "try again in 5 minutes or later" in body
+    assert _links_of_the_error(body) == []
+
+    # Other errors still offer the front page.
+    assert _maintenance(admin, False).status_code == 302
+    missing = visitor.get("/no/such/page")
+    assert missing.status_code == 404
+    assert _links_of_the_error(missing.get_data(as_text=True)) == [("/", "Go to the front page")]
 
 
 def test_closed_registration_refuses_sign_ups_but_not_sign_ins(app, admin, sign_in):

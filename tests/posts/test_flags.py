@@ -1,5 +1,6 @@
 """Flags: readers report posts and comments; enough distinct readers hide the item until a
-moderator agrees (hide for good), disagrees (show again) or ignores."""
+moderator agrees (a post archived, a comment removed: both undoable), disagrees (show again) or
+ignores (show again, no decision)."""
 
 from __future__ import annotations
 
@@ -192,3 +193,58 @@ def test_the_threshold_comes_from_the_settings(app, world):
     _flag(world, "reader1", "post")
 
     assert _hidden(app, world, "post")
+
+
+def _decide_and_read(world, kind, decision):
+    """The moderator decides from the queue; returns (queue before, page after the redirect)."""
+    mod = world["as"]("mod")
+    target = world["post"] if kind == "post" else world["comment"]
+    queue = mod.get("/admin/flags").get_data(as_text=True)
+    after = mod.post_form(
+        f"/admin/flags/{kind}/{target}/{decision}", csrf_from="/admin/flags", follow_redirects=True
+    )
+    return queue, after.get_data(as_text=True).replace("&#34;", '"').replace("&#39;", "'")
+
+
+def test_agreeing_on_a_post_says_it_is_archived_and_can_be_published_again(app, world):
+    _flag(world, "reader1", "post")
+
+    queue, after = _decide_and_read(world, "post", "agreed")
+
+    # Before: the queue says what Agree does, tied to the button.
+    assert "Agree: archive it" in queue
+    assert "Agree archives the post" in queue
+    assert "a moderator can publish it again" in queue
+    assert f'aria-describedby="flagged-post-{world["post"]}-hint"' in queue
+    # After: the message says the same, and never that the post is gone for good.
+    assert "1 flag(s) resolved: the post is archived." in after
+    assert "a moderator can publish it again" in after
+    assert "for good" not in after
+    # And it is true: a moderator is offered "Publish again" on the post's page.
+    page = world["as"]("mod").get(f"/posts/{world['slug']}").get_data(as_text=True)
+    assert "Publish again" in page
+
+
+def test_agreeing_on_a_comment_says_it_is_removed_and_can_be_restored(app, world):
+    _flag(world, "reader1", "comment", reason="Rude")
+
+    queue, after = _decide_and_read(world, "comment", "agreed")
+
+    assert "Agree: remove it" in queue
+    assert "Agree removes the comment" in queue
+    assert "1 flag(s) resolved: the comment is removed." in after
+    assert "a moderator can restore it" in after
+    assert "for good" not in after
+    with app.app_context():
+        assert db.session.get(Comment, world["comment"]).removed_at is not None
+
+
+def test_ignoring_says_the_item_is_shown_again(app, world):
+    for who in ("reader1", "reader2", "reader3"):
+        _flag(world, who, "comment")
+    assert _hidden(app, world, "comment")
+
+    _, after = _decide_and_read(world, "comment", "ignored")
+
+    assert "the flags are closed without a decision; the comment is shown again." in after
+    assert not _hidden(app, world, "comment")

@@ -43,6 +43,10 @@ def create_app(
     _init_extensions(app)
     _register_blueprints(app)
     _init_cli(app)
+    # Static URLs carry their file's digest, so a proxy may cache them for good (deploy/).
+    from blog.core.static import init_static_versions
+
+    init_static_versions(app)
     return app
 
 

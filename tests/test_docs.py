@@ -259,6 +259,14 @@ def test_the_parked_events_runbook(app):
         )
         assert re.search(r"parked:\s+0\b", _flask(app, status))
         assert db.session.scalar(select(OutboxEvent.parked_at)) is None
+        # One event by its id.
+        db.session.execute(text("UPDATE domain_event_outbox SET parked_at = now()"))
+        db.session.commit()
+        event_id = str(db.session.scalar(select(OutboxEvent.id)))
+        one = command(OPERATIONS, "flask --app app outbox retry EVENT_ID")
+        assert "1 event(s) queued" in _flask(app, one.replace("EVENT_ID", event_id))
+        db.session.expire_all()
+        assert db.session.scalar(select(OutboxEvent.parked_at)) is None
         db.session.remove()
 
 

@@ -133,3 +133,12 @@ def test_exactly_one_cron_unit():
         "blog-cron.service"
     ]
     assert "EXACTLY ONE" in units["blog-cron.service"]
+
+
+def test_the_units_run_the_readmes_production_commands():
+    block = (PROJECT_ROOT / "README.md").read_text().split("## Production in short", 1)[1]
+    commands = {line.split("#", 1)[0].strip() for line in block.split("```")[1].splitlines()}
+    for unit in (DEPLOY / "systemd").glob("*.service"):
+        start = re.search(r"^ExecStart=/srv/blog/\.venv/bin/(.+)$", unit.read_text(), re.M)
+        assert start is not None, unit.name
+        assert start[1] in commands, (unit.name, start[1])

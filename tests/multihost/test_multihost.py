@@ -53,6 +53,7 @@ SITE = "https://blog.test"
 PROXY = "https://10.77.0.30"
 PASSWORD = "Multi-host-2026"
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
+README = PROJECT_ROOT / "README.md"
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 
@@ -61,6 +62,18 @@ def say(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- the hosts
+
+
+def readme_command(start: str) -> list[str]:
+    """A command of the README's "Production in short" block, as argv: the hosts run exactly
+    what the README tells an operator to run."""
+    import shlex
+
+    block = README.read_text().split("## Production in short", 1)[1].split("```sh", 1)[1]
+    block = block.split("```", 1)[0]
+    found = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.startswith(start)]
+    assert len(found) == 1, (start, found)
+    return shlex.split(found[0])
 
 
 def pg_binaries() -> Path:
@@ -254,7 +267,7 @@ def deployment(root: Path) -> Iterator[Network]:
             root,
         )
         assert create.returncode == 0, create.stderr
-        migrate = worker.run(["flask", "--app", "app", "db", "upgrade"], env, PROJECT_ROOT)
+        migrate = worker.run(readme_command("flask --app app db upgrade"), env, PROJECT_ROOT)
         assert migrate.returncode == 0, migrate.stdout + migrate.stderr
         seed = worker.run([str(VENV_BIN / "python"), "-c", SEED], env, PROJECT_ROOT)
         assert seed.returncode == 0, seed.stdout + seed.stderr
@@ -277,16 +290,15 @@ def deployment(root: Path) -> Iterator[Network]:
             web = hosts[name]
             web.start(
                 "gunicorn",
-                ["gunicorn", "-c", "gunicorn.conf.py", "app:app"],
+                readme_command("gunicorn "),
                 app_env(root, net, bind=web.address),
                 root / f"{name}.log",
                 PROJECT_ROOT,
             )
-        flask = ["flask", "--app", "app"]
         for label, argv in (
-            ("events", [*flask, "worker", "--in-process", "-q", "outbox,notifications"]),
-            ("mail", [*flask, "worker", "-q", "mail,default"]),
-            ("cron", [*flask, "cron"]),
+            ("events", readme_command("flask --app app worker --in-process")),
+            ("mail", readme_command("flask --app app worker --nice")),
+            ("cron", readme_command("flask --app app cron")),
         ):
             worker.start(label, argv, env, root / f"worker-{label}.log", PROJECT_ROOT)
         (root / "blog.conf").write_text(nginx_site(root, net))

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: help install run test test-fast lint fmt typecheck check migrate migration downgrade seed clean browser screenshots
+.PHONY: help install run test test-multihost test-fast lint fmt typecheck check migrate migration downgrade seed clean browser nginx screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -35,8 +35,14 @@ run: install ## Run the whole product: embedded PostgreSQL + Redis (unless URLs 
 browser: ## Make sure Debian's Chromium is there for the browser tests (installs it when we can)
 	@bash scripts/ensure-chromium
 
-test: install browser ## Run the whole test suite (embedded services, or TEST_DATABASE_URL / TEST_REDIS_URL)
+nginx: ## Make sure Debian's nginx is there for the deploy/ tests (installs it when we can)
+	@bash scripts/ensure-nginx
+
+test: install browser nginx ## Run the whole test suite (embedded services, or TEST_DATABASE_URL / TEST_REDIS_URL)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-multihost: install nginx ## Only the multi-host test: the product on network namespaces behind nginx (root)
+	$(PY) -m pytest tests/multihost $(PYTEST_ARGS)
 
 test-fast: install ## Run the suite without the browser tests
 	$(PY) -m pytest -m 'not e2e' $(PYTEST_ARGS)

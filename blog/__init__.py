@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from flask import Flask
@@ -39,28 +40,48 @@ def create_app(
     from blog.core.security import configure_logging
 
     configure_logging(app.config["LOG_LEVEL"])
-    _trust_proxies(app, int(app.config.get("PROXY_HOPS", 0)))
+    _trust_proxies(app, int(app.config.get("PROXY_HOPS", 0)), app.config.get("PROXY_ALLOW", ()))
     _init_extensions(app)
     _register_blueprints(app)
     _init_cli(app)
+    # Static URLs carry their file's digest, so a proxy may cache them for good (deploy/).
+    from blog.core.static import init_static_versions
+
+    init_static_versions(app)
     return app
 
 
-def _trust_proxies(app: Flask, hops: int) -> None:
-    """Believe X-Forwarded-For/-Proto from exactly `hops` proxies in front of us.
+def _trust_proxies(app: Flask, hops: int, allow: Sequence[IPv4Network | IPv6Network]) -> None:
+    """Believe X-Forwarded-For/-Proto from exactly `hops` proxies in front of us, and only
+    when the peer is one of `allow` (the proxies' addresses; empty: any peer).
 
     Security boundary: request.remote_addr keys the rate limiter and is stored with each
     session. With no proxy configured the peer address stands and forwarded headers are
-    ignored, or a client could pick its own address. X-Forwarded-Host is never trusted: the
-    host is checked against TRUSTED_HOSTS and links are built from SITE_URL.
+    ignored, or a client could pick its own address; with BLOG_PROXY_ALLOW, so are the headers
+    of a client that reaches a web host directly, past the proxy. X-Forwarded-Host is never
+    trusted: the host is checked against TRUSTED_HOSTS and links are built from SITE_URL.
     """
     if hops <= 0:
         return
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-        app.wsgi_app, x_for=hops, x_proto=hops, x_host=0
-    )
+    direct = app.wsgi_app
+    proxied = ProxyFix(direct, x_for=hops, x_proto=hops, x_host=0)
+    if not allow:
+        app.wsgi_app = proxied  # type: ignore[method-assign]
+        return
+    networks = tuple(allow)
+
+    def from_allowed_proxies(environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            peer = ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            return direct(environ, start_response)
+        if any(peer in network for network in networks):
+            return proxied(environ, start_response)
+        return direct(environ, start_response)
+
+    app.wsgi_app = from_allowed_proxies  # type: ignore[method-assign]
 
 
 def _check_front_end() -> None:

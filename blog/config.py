@@ -57,6 +57,8 @@ class Settings:
     argon2_memory_cost: int
     statement_timeout_ms: int
     proxy_hops: int = 0
+    # The peers whose forwarded headers are believed (the proxies' addresses); empty: any peer.
+    proxy_allow: tuple[IPv4Network | IPv6Network, ...] = ()
     # Sessions: absolute lifetime (plain / "remember me"), idle timeout, token rotation.
     session_hours: int = 12
     session_remember_days: int = 30
@@ -134,6 +136,7 @@ class Settings:
             "ARGON2_MEMORY_COST": self.argon2_memory_cost,
             "LOG_LEVEL": self.log_level,
             "PROXY_HOPS": self.proxy_hops,
+            "PROXY_ALLOW": self.proxy_allow,
             "SESSION_LIFETIME_HOURS": self.session_hours,
             "SESSION_REMEMBER_DAYS": self.session_remember_days,
             "SESSION_IDLE_HOURS": self.session_idle_hours,
@@ -415,8 +418,7 @@ def _google(env: Mapping[str, str]) -> tuple[str | None, str | None, str]:
     return client_id, secret, url
 
 
-def _metrics(env: Mapping[str, str]) -> tuple[tuple[IPv4Network | IPv6Network, ...], str | None]:
-    raw = env.get("BLOG_METRICS_ALLOW", "").strip() or "127.0.0.1/32,::1/128"
+def _networks(name: str, raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
     networks = []
     for part in (p.strip() for p in raw.split(",")):
         if not part:
@@ -424,13 +426,27 @@ def _metrics(env: Mapping[str, str]) -> tuple[tuple[IPv4Network | IPv6Network, .
         try:
             networks.append(ip_network(part, strict=False))
         except ValueError:
-            raise ConfigError(
-                f"BLOG_METRICS_ALLOW entry {part!r} is not an IP address or network"
-            ) from None
+            raise ConfigError(f"{name} entry {part!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _proxy_allow(env: Mapping[str, str], hops: int) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = _networks("BLOG_PROXY_ALLOW", env.get("BLOG_PROXY_ALLOW", ""))
+    if networks and hops == 0:
+        raise ConfigError(
+            "BLOG_PROXY_ALLOW is set but BLOG_PROXY_HOPS is 0: say how many proxies append "
+            "X-Forwarded-For (or unset BLOG_PROXY_ALLOW)"
+        )
+    return networks
+
+
+def _metrics(env: Mapping[str, str]) -> tuple[tuple[IPv4Network | IPv6Network, ...], str | None]:
+    raw = env.get("BLOG_METRICS_ALLOW", "").strip() or "127.0.0.1/32,::1/128"
+    networks = _networks("BLOG_METRICS_ALLOW", raw)
     token = env.get("BLOG_METRICS_TOKEN", "").strip() or None
     if token is not None and len(token) < 24:
         raise ConfigError("BLOG_METRICS_TOKEN is too short (24+ characters)")
-    return tuple(networks), token
+    return networks, token
 
 
 def _uploads(env: Mapping[str, str]) -> dict[str, object]:
@@ -489,6 +505,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     extra.update(_vapid(env, environment, site_url))
     google_client_id, google_client_secret, google_discovery_url = _google(env)
     metrics_allow, metrics_token = _metrics(env)
+    proxy_hops = _int(env, "BLOG_PROXY_HOPS", 0, 0, 5)
     return Settings(
         env=environment,
         secret_key=_secret_key(env, environment),
@@ -511,7 +528,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         statement_timeout_ms=_int(env, "BLOG_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
         # How many reverse proxies in front of the app append X-Forwarded-For. 0 (the default)
         # trusts none: a client could otherwise pick its own address for the rate limiter.
-        proxy_hops=_int(env, "BLOG_PROXY_HOPS", 0, 0, 5),
+        proxy_hops=proxy_hops,
+        # Only these peers (the proxy hosts) may set the forwarded headers; a client that
+        # reaches a web host directly, past the proxy, is taken at its own address.
+        proxy_allow=_proxy_allow(env, proxy_hops),
         session_hours=_int(env, "BLOG_SESSION_HOURS", 12, 1, 24 * 30),
         session_remember_days=_int(env, "BLOG_SESSION_REMEMBER_DAYS", 30, 1, 365),
         session_idle_hours=_int(env, "BLOG_SESSION_IDLE_HOURS", 72, 1, 24 * 365),

@@ -237,7 +237,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         from blog.core.redis import get_redis
-        from blog.ops.runtime import forget_settings
+        from blog.core.settings import forget_settings
 
         get_redis().flushdb()
         forget_settings()

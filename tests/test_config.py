@@ -216,3 +216,12 @@ def test_development_generates_and_keeps_a_vapid_key(tmp_path, monkeypatch):
     assert (tmp_path / "vapid_private_key").stat().st_mode & 0o077 == 0
     assert first["PUSH_ALLOW_LOOPBACK"] is True
     assert first["VAPID_SUBJECT"] == "mailto:webmaster@localhost"
+
+
+def test_proxy_allow_is_a_list_of_networks_and_needs_hops():
+    settings = load_settings({**BASE, "BLOG_PROXY_HOPS": "1", "BLOG_PROXY_ALLOW": "10.0.0.30, ::1"})
+    assert [str(n) for n in settings.flask_config()["PROXY_ALLOW"]] == ["10.0.0.30/32", "::1/128"]
+    with pytest.raises(ConfigError, match="BLOG_PROXY_ALLOW entry 'proxy' is not an IP"):
+        load_settings({**BASE, "BLOG_PROXY_HOPS": "1", "BLOG_PROXY_ALLOW": "proxy"})
+    with pytest.raises(ConfigError, match="BLOG_PROXY_ALLOW is set but BLOG_PROXY_HOPS is 0"):
+        load_settings({**BASE, "BLOG_PROXY_ALLOW": "10.0.0.30"})

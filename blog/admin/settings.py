@@ -11,10 +11,9 @@ from blog.admin.forms import MaintenanceForm, SettingForm
 from blog.admin.views import bp
 from blog.auth.access import require_admin
 from blog.core.htmx import redirect_to, render
+from blog.core.settings import SETTINGS, SettingInvalid, forget_settings, invalidate_settings
 from blog.extensions import db
 from blog.ops import services
-from blog.ops.runtime import forget_settings, invalidate_settings
-from blog.ops.settings import SETTINGS, SettingInvalid
 
 
 def _page(status: int = 200, forms: dict[str, SettingForm] | None = None, **extra):

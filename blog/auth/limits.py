@@ -15,6 +15,8 @@ from flask import Response, current_app, request
 from flask_login import current_user
 from limits import parse_many
 
+from blog.core.settings import get_setting, register_setting
+
 log = logging.getLogger(__name__)
 
 CONFIG_KEY = "rate_limits"
@@ -38,11 +40,31 @@ LIMIT_DEFAULTS = {
 }
 
 
+def _check_limits(value: dict[str, str]) -> str | None:
+    for name, spec in value.items():
+        try:
+            parse_many(spec)
+        except ValueError:
+            return f"{name}: {spec!r} is not a limit such as '10/minute;100/hour'"
+    return None
+
+
+RATE_LIMITS = register_setting(
+    "rate_limits",
+    'Rate limits of account actions, e.g. {"login": "10/minute;100/hour"}. '
+    "Names: " + ", ".join(sorted(LIMIT_DEFAULTS)) + ". Unset names keep their defaults.",
+    {},
+    {
+        "type": "object",
+        "propertyNames": {"enum": sorted(LIMIT_DEFAULTS)},
+        "additionalProperties": {"type": "string", "minLength": 3, "maxLength": 200},
+    },
+    _check_limits,
+)
+
+
 def limit_for(name: str) -> str:
     """The limit string in force for `name` now."""
-    # Imported here: the settings schema (blog/ops/settings.py) reads LIMIT_DEFAULTS above.
-    from blog.ops.runtime import get_setting
-
     configured = get_setting(CONFIG_KEY, {})
     candidates = (
         (

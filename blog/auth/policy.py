@@ -7,9 +7,32 @@ from datetime import timedelta
 
 from flask import current_app
 
-from blog.ops.runtime import get_setting
+from blog.core.settings import get_setting, register_setting
 
 DEFAULT_RETENTION_DAYS = 30
+
+
+FEATURE_FLAGS = register_setting(
+    "feature_flags",
+    "Switches: registration_open (new sign-ups with a password or Google).",
+    {"registration_open": True},
+    {
+        "type": "object",
+        "properties": {"registration_open": {"type": "boolean"}},
+        "additionalProperties": {"type": "boolean"},
+    },
+)
+
+RETENTION = register_setting(
+    "retention",
+    "Retention in days: a deleted account's personal data (an admin can restore it until then).",
+    {"account_days": 30},
+    {
+        "type": "object",
+        "properties": {"account_days": {"type": "integer", "minimum": 1, "maximum": 3650}},
+        "additionalProperties": False,
+    },
+)
 
 
 def retention() -> timedelta:

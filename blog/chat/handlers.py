@@ -19,6 +19,7 @@ from blog.chat.models import Conversation, ConversationParticipant, Message
 from blog.chat.services import display_name
 from blog.core.db import utcnow
 from blog.core.live import online
+from blog.core.settings import get_setting
 from blog.extensions import db
 from blog.notifications.models import Notification
 from blog.notifications.services import Notice, notify_users, site_path
@@ -35,8 +36,6 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 @handles("message.sent", queue="notifications")
 def notify_away_participants(event: EventMessage) -> None:
-    from blog.ops.runtime import get_setting
-
     message = db.session.get(Message, _uuid(event["data"].get("message_id")))
     if message is None:
         return

@@ -22,6 +22,7 @@ from blog.chat.models import BODY_MAX, TITLE_MAX, Conversation, ConversationPart
 from blog.core.db import utcnow
 from blog.core.oncommit import call_after_commit
 from blog.core.pagination import decode_cursor, encode_cursor
+from blog.core.settings import get_setting, register_setting
 from blog.extensions import db
 from blog.outbox.events import emit
 
@@ -281,12 +282,26 @@ def _after_membership_change(conversation_id: uuid.UUID, gone: list[uuid.UUID]) 
     call_after_commit(lambda: publish_removed(conversation_id, gone))
 
 
+CHAT = register_setting(
+    "chat",
+    "Chat: the longest message in characters (at most 4000), and the quiet period in "
+    "minutes: someone away gets at most one notice per conversation per period.",
+    {"max_message_chars": 4000, "quiet_minutes": 15},
+    {
+        "type": "object",
+        "properties": {
+            "max_message_chars": {"type": "integer", "minimum": 1, "maximum": 4000},
+            "quiet_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
+        },
+        "additionalProperties": False,
+    },
+)
+
+
 # --------------------------------------------------------------------------- messages
 
 
 def max_message_chars() -> int:
-    from blog.ops.runtime import get_setting
-
     configured = get_setting("chat").get("max_message_chars", BODY_MAX)
     return min(int(configured), BODY_MAX) if isinstance(configured, int) else BODY_MAX
 

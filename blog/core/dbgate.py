@@ -3,7 +3,7 @@
 gunicorn.conf.py gives each worker far more threads than it has database connections: open
 websockets hold threads, not connections. But a request may hold two connections at a time (its
 session's, plus a short transaction of its own: the session touch and rotation in
-blog/auth/sessions.py, a settings read in blog/ops/runtime.py). With more such requests at once
+blog/auth/sessions.py, a settings read in blog/core/settings.py). With more such requests at once
 than half the pool, each can hold one connection and wait for a second that never comes: a pool
 deadlock until `pool_timeout` (30 s). The chat benchmark met it at start-up, when every request
 misses the settings cache. So a request takes one of (pool_size + max_overflow) // 2 slots before

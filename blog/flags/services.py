@@ -15,11 +15,22 @@ from blog.auth.models import User
 from blog.comments import services as comment_services
 from blog.comments.models import Comment
 from blog.core.db import utcnow
+from blog.core.settings import get_setting, register_setting
 from blog.extensions import db
 from blog.flags.models import Flag
-from blog.ops.runtime import get_setting
 from blog.outbox.events import emit
 from blog.posts.models import Post
+
+MODERATION = register_setting(
+    "moderation",
+    "Flags: content is hidden once this many different readers flag it, until a moderator decides.",
+    {"flags_to_hide": 3},
+    {
+        "type": "object",
+        "properties": {"flags_to_hide": {"type": "integer", "minimum": 1, "maximum": 100}},
+        "additionalProperties": False,
+    },
+)
 
 
 class FlagRefused(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blog.ops.runtime import invalidate_settings
+from blog.core.settings import invalidate_settings
 from blog.outbox.registry import Message, handles
 
 

@@ -13,7 +13,24 @@ from flask_login import current_user
 
 from blog.core.db import utcnow
 from blog.core.errors import render_error
-from blog.ops.runtime import get_setting
+from blog.core.settings import get_setting, register_setting
+
+MAINTENANCE = register_setting(
+    "maintenance",
+    "Maintenance mode: everyone but administrators gets a 503 page with this message. "
+    "/healthz and /readyz stay up; sign-in stays open so administrators can get in.",
+    {"enabled": False, "message": ""},
+    {
+        "type": "object",
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "message": {"type": "string", "maxLength": 500},
+        },
+        "required": ["enabled"],
+        "additionalProperties": False,
+    },
+)
+
 
 EXEMPT_ENDPOINTS = frozenset(
     {

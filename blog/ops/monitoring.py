@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import delete, event, text
 
 from blog.core.db import utcnow
+from blog.core.settings import get_setting, register_setting
 from blog.extensions import db
 from blog.ops.models import DbSample
 
@@ -59,6 +60,19 @@ def init_slow_log(app: Flask) -> None:
             _record_slow_statement(app, statement, elapsed_ms)
 
 
+MONITORING = register_setting(
+    "monitoring",
+    "Database monitoring: statements slower than slow_query_ms (milliseconds) are "
+    "kept in the slow-statement log shown on /admin/database.",
+    {"slow_query_ms": 200},
+    {
+        "type": "object",
+        "properties": {"slow_query_ms": {"type": "integer", "minimum": 1, "maximum": 600000}},
+        "additionalProperties": False,
+    },
+)
+
+
 _threshold = {"value": 200.0, "until": 0.0}
 _guard = threading.local()
 
@@ -71,8 +85,6 @@ def _threshold_ms(app: Flask) -> float:
         return _threshold["value"]
     _guard.busy = True
     try:
-        from blog.ops.runtime import get_setting
-
         with app.app_context():
             _threshold["value"] = float(get_setting("monitoring")["slow_query_ms"])
     except Exception:  # noqa: BLE001, S110 - timing must never break a statement

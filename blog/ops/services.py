@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from blog.audit.services import record_audit
 from blog.auth.models import User
+from blog.core.settings import SETTINGS, SettingInvalid
 from blog.extensions import db
 from blog.ops.models import Configuration
-from blog.ops.settings import SETTINGS, SettingInvalid
 from blog.outbox.events import emit
 
 

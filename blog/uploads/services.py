@@ -15,12 +15,27 @@ from typing import BinaryIO
 from sqlalchemy import func, select, text
 
 from blog.auth.models import User
+from blog.core.settings import get_setting, register_setting
 from blog.extensions import db
-from blog.ops.runtime import get_setting
 from blog.outbox.events import emit
 from blog.uploads.inspect import UploadRefused, display_name, inspect_upload
 from blog.uploads.models import FileMetadata
 from blog.uploads.storage import Storage, blob_key
+
+UPLOADS = register_setting(
+    "uploads",
+    "Uploads: largest file in bytes, and each user's storage quota in bytes.",
+    {"max_bytes": 10 * 1024 * 1024, "quota_bytes": 500 * 1024 * 1024},
+    {
+        "type": "object",
+        "properties": {
+            "max_bytes": {"type": "integer", "minimum": 1024, "maximum": 1 << 30},
+            "quota_bytes": {"type": "integer", "minimum": 0, "maximum": 1 << 40},
+        },
+        "additionalProperties": False,
+    },
+)
+
 
 # Multipart framing and the small fields beside the file (csrf token, alt text, purpose).
 FORM_OVERHEAD_BYTES = 64 * 1024

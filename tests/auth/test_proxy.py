@@ -84,3 +84,30 @@ def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(app, proxied_a
         headers={"X-Forwarded-For": "203.0.113.8"},
     )
     assert other.status_code == 422
+
+
+# --------------------------------------------------------------------------- BLOG_PROXY_ALLOW
+
+
+@pytest.mark.parametrize(
+    ("allow", "recorded"),
+    [
+        # The test client's peer is 127.0.0.1: not the proxy, so its header is not believed.
+        ("10.0.0.30/32", "127.0.0.1"),
+        # The peer is an allowed proxy: the address it forwards is the client's.
+        ("10.0.0.30/32, 127.0.0.0/8", "203.0.113.7"),
+    ],
+)
+def test_forwarded_headers_only_from_the_allowed_proxies(app, make_app, allow, recorded):
+    proxied = make_app(BLOG_PROXY_HOPS="1", BLOG_PROXY_ALLOW=allow)
+    try:
+        with app.app_context():
+            make_user(email="ada@example.com")
+        response = _login(
+            new_client(proxied), "ada@example.com", headers={"X-Forwarded-For": "203.0.113.7"}
+        )
+        assert response.status_code == 302
+        assert _session_ips(app) == [recorded]
+    finally:
+        with proxied.app_context():
+            db.engine.dispose()

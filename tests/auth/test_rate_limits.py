@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from blog.auth.limits import LIMIT_DEFAULTS, limit_for
+from blog.core.settings import forget_settings
 from blog.extensions import db
 from blog.ops.models import Configuration
-from blog.ops.runtime import forget_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 

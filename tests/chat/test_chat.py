@@ -39,7 +39,7 @@ def _count(app, model, **where):
 
 def _configure(app, key, value):
     """Store a setting as an admin would, and drop this process's cached copy."""
-    from blog.ops.runtime import invalidate_settings
+    from blog.core.settings import invalidate_settings
     from blog.ops.services import set_setting
 
     with app.app_context():

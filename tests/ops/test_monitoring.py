@@ -45,7 +45,7 @@ def test_only_statements_over_the_threshold_are_logged(app):
         db.session.commit()
     monitoring._threshold["until"] = 0.0
     with app.test_request_context():
-        from blog.ops.runtime import invalidate_settings
+        from blog.core.settings import invalidate_settings
 
         invalidate_settings("testing")  # what the editor and config.changed's handler do
         db.session.execute(text("SELECT pg_sleep(0.06)"))

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from blog.audit.models import AuditLog
 from blog.auth.models import User
+from blog.core import settings as runtime
 from blog.extensions import db
-from blog.ops import runtime
 from blog.ops.models import Configuration
 from blog.outbox.models import OutboxEvent
 from tests.conftest import new_client

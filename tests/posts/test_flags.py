@@ -181,7 +181,7 @@ def test_a_decision_without_open_flags_is_refused(app, world):
 
 
 def test_the_threshold_comes_from_the_settings(app, world):
-    from blog.ops.runtime import invalidate_settings
+    from blog.core.settings import invalidate_settings
     from blog.ops.services import set_setting
 
     with app.app_context():

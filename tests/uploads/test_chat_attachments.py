@@ -236,7 +236,7 @@ def test_refused_files_are_not_sent(app, alice, bob):
 def test_a_send_refused_after_the_upload_leaves_no_blob(app, alice, bob, run_jobs):
     """The chat's send limit can refuse the message once the file is stored: the row rolls
     back and the blob goes with the next job, unless another upload shares it."""
-    from blog.ops.runtime import forget_settings
+    from blog.core.settings import forget_settings
     from blog.ops.services import set_setting
     from tests.posts.helpers import make_author
 

@@ -7,9 +7,9 @@ import json
 from sqlalchemy import select
 
 from blog.auth.models import User
+from blog.core.settings import forget_settings
 from blog.extensions import db
 from blog.ops.models import Configuration
-from blog.ops.runtime import forget_settings
 from blog.uploads.models import FileMetadata
 from tests.conftest import new_client
 from tests.uploads.helpers import png, stored_files, upload, verified_user

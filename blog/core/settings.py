@@ -1,6 +1,11 @@
 """Runtime settings: rows of the `configuration` table for this environment, changed from
 /admin/settings and live in every process within seconds, without a restart.
 
+This module sits below the features. It knows no key of its own: each feature registers the
+keys it reads (`register_setting`: a description, a default and a JSON Schema), at import of
+the module that reads them, so the registry never has to know a feature and no feature has to
+know another's defaults. The admin page and the setting service (blog/ops) list the registry.
+
 Reads go through two caches. Each process keeps what it read for CACHE_SECONDS (so a hot path,
 such as the maintenance check on every request, costs no round trip); behind that, Redis holds
 the environment's settings as one hash, rebuilt from PostgreSQL on a miss. A change commits
@@ -17,22 +22,80 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from redis.exceptions import RedisError, WatchError
-from sqlalchemy import select
+from sqlalchemy import column, select, table
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
 from blog.core.redis import get_redis
 from blog.extensions import db
-from blog.ops.models import Configuration
-from blog.ops.settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 5.0
 REDIS_TTL_SECONDS = 3600
+
+# The columns this module reads of the `configuration` table (its model, with the columns the
+# editor writes, is blog.ops.models.Configuration): core imports no feature's models.
+_configuration = table(
+    "configuration", column("environment"), column("key"), column("value", JSONB)
+)
+
+
+class SettingInvalid(ValueError):
+    """The value does not fit its key's schema; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    description: str
+    default: Any
+    schema: dict[str, Any]
+    check: Callable[[Any], str | None] | None = field(default=None)
+
+    def validate(self, value: Any) -> None:
+        error = best_match(Draft202012Validator(self.schema).iter_errors(value))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path)
+            raise SettingInvalid(f"{where + ': ' if where else ''}{error.message}")
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise SettingInvalid(problem)
+
+
+# Every registered key, in registration order (the order of the admin page).
+SETTINGS: dict[str, Setting] = {}
+
+
+def register_setting(
+    key: str,
+    description: str,
+    default: Any,
+    schema: dict[str, Any],
+    check: Callable[[Any], str | None] | None = None,
+) -> Setting:
+    """Declare a runtime setting a feature reads. Registering the same key twice with another
+    definition is a programming error (two features would fight over one row)."""
+    setting = Setting(key, description, default, schema, check)
+    existing = SETTINGS.get(key)
+    if existing is not None and (existing.default, existing.schema) != (default, schema):
+        raise ValueError(f"runtime setting {key!r} is already registered differently")
+    SETTINGS[key] = setting
+    return setting
+
+
+def setting_default(key: str) -> Any:
+    return SETTINGS[key].default
+
 
 _UNSET: Any = object()
 _memory: dict[str, tuple[float, dict[str, Any] | None]] = {}
@@ -50,8 +113,8 @@ def _version_key(environment: str) -> str:
 def get_setting(key: str, default: Any = _UNSET) -> Any:
     """The value stored under `key` for this environment.
 
-    Without a stored value: `default`, or the key's default from blog/ops/settings.py. A stored
-    object is laid over a default object, so a new field gets its default until it is set.
+    Without a stored value: `default`, or the default its feature registered. A stored object
+    is laid over a default object, so a new field gets its default until it is set.
     """
     if default is _UNSET:
         default = SETTINGS[key].default if key in SETTINGS else None
@@ -101,8 +164,8 @@ def _from_database(environment: str) -> dict[str, Any] | None:
     try:
         with db.engine.connect() as connection:
             rows = connection.execute(
-                select(Configuration.key, Configuration.value).where(
-                    Configuration.environment == environment
+                select(_configuration.c.key, _configuration.c.value).where(
+                    _configuration.c.environment == environment
                 )
             ).all()
     except SQLAlchemyError as exc:

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from blog.core.htmx import is_htmx
+from blog.core.htmx import error_beside_form, is_htmx, mark_error_answer
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,22 @@ MESSAGES = {
 
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    """The error page; for an htmx request, a short message that the page shows beside the
+    form (or element) that sent the request, never in its target (error_beside_form)."""
     context = {
         "code": code,
         "title": TITLES.get(code, "Error"),
         "message": message or MESSAGES.get(code, "The request failed."),
     }
-    template = "errors/_error.html" if is_htmx() else "errors/error.html"
-    return render_template(template, **context), code
+    if is_htmx():
+        error_beside_form()
+        return render_template("errors/_request_error.html", **context), code
+    return render_template("errors/error.html", **context), code
 
 
 def init_errors(app: Flask) -> None:
+    app.after_request(mark_error_answer)
+
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
         # The page templates build URLs from the Host header, which is exactly what is

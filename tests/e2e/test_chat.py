@@ -477,3 +477,40 @@ def test_restarting_redis_mid_chat_loses_no_message_and_clients_reconnect(
         assert _not_reloaded(page)
     assert _stored(app, cid) == expected
     _assert_no_js_errors(ada, grace)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_an_error_answer_to_the_composer_shows_beside_it_never_in_the_messages(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
+) -> None:
+    cid = str(start(signed_in(app, people["grace"].email), "ada"))
+    ada = _browser_page(contexts, live_server, people["ada"])
+    ada.goto(f"{live_server}/chat/{cid}")
+    _connected(ada)
+    messages = ada.locator(f"#messages-{cid}")
+    hub = get_hub(app)
+    hub._set_subscribed(False)  # live delivery is down: the composer POSTs by htmx
+    try:
+        expect(ada.locator("#live-status")).to_be_visible(timeout=LIVE)
+        # The page's token is no longer good (a tab left open for too long).
+        ada.evaluate(
+            """() => {
+              document.body.setAttribute('hx-headers', JSON.stringify({'X-CSRFToken': 'old'}));
+              document.querySelectorAll('input[name=csrf_token]')
+                .forEach((i) => { i.value = 'old'; });
+            }"""
+        )
+        _box(ada).fill("Hello?")
+        ada.get_by_role("button", name="Send").click()
+
+        alert = ada.locator("form.chat-form + [role=alert]")
+        expect(alert).to_contain_text("Your form expired")
+        expect(messages).not_to_contain_text("expired")
+        expect(messages.locator("> *")).to_have_count(1)  # still only "No messages yet."
+        expect(_box(ada)).to_have_value("Hello?")
+        expect(ada.locator("h1")).to_have_count(1)
+    finally:
+        hub._set_subscribed(True)
+    assert _stored(app, cid) == []

@@ -193,6 +193,26 @@ def publish_unread(
     return publish_many((u, html_for(counts.get(u, (0, 0)))) for u in users)
 
 
+def prepare_joined_publish(
+    conversation_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> Callable[[], int]:
+    """In the transaction that added `user_ids` to the conversation, after flush: each one's
+    row of their chat list, rendered now (the same fragment for everyone who sees the same
+    row: one PUBLISH for a group's members). Returns what to run after commit."""
+    from blog.chat.services import joined_summaries
+    from blog.notifications.services import site_path
+
+    template = _template("chat/_live_joined.html")
+    rows = joined_summaries(conversation_id, user_ids)
+    url = site_path("chat.show", conversation_id=conversation_id)  # no request needed
+    messages = [(u, template.render(c=s, conversation_url=url)) for u, s in rows.items()]
+
+    def publish() -> int:
+        return publish_many(messages)
+
+    return publish
+
+
 def publish_removed(conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
     """Tell the tabs of people who left or were removed that the conversation is closed."""
     html = _template("chat/_live_removed.html").render(conversation_id=conversation_id)

@@ -479,6 +479,63 @@ def test_restarting_redis_mid_chat_loses_no_message_and_clients_reconnect(
     _assert_no_js_errors(ada, grace)
 
 
+# --------------------------------------------------------------------------- the list, live
+
+
+def test_the_chat_list_shows_new_conversations_live(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
+) -> None:
+    grace = _browser_page(contexts, live_server, people["grace"])
+    grace.goto(f"{live_server}/chat")
+    _connected(grace)
+    _mark_no_reload(grace)
+    rows = grace.locator("#conversation-list > li.conversation")
+    expect(rows).to_have_count(0)
+    empty = grace.get_by_text("No conversations yet.")
+    expect(empty).to_be_visible()
+
+    # Someone starts a conversation with her: its row appears, and the empty notice goes.
+    ada = signed_in(app, people["ada"].email)
+    cid = start(ada, "grace")
+    row = grace.locator(f"#conv-{cid}")
+    expect(row).to_be_visible(timeout=LIVE)
+    expect(row.get_by_role("link")).to_contain_text("ada")
+    expect(row).to_contain_text("No messages yet.")
+    expect(empty).to_be_hidden()
+
+    # Someone makes a group with her: on top, the newest.
+    curie = signed_in(app, people["curie"].email)
+    gid = start(curie, "grace, dora", "Analytical society")
+    expect(rows).to_have_count(2, timeout=LIVE)
+    expect(rows.first).to_have_id(f"conv-{gid}")
+    expect(rows.first.get_by_role("link")).to_contain_text("Analytical society")
+
+    # Someone adds her to a group that already has messages: its last message comes along.
+    hid = start(curie, "dora", "Engine room")
+    assert send(curie, hid, "Welcome aboard").status_code == 302
+    added = curie.post_form(
+        f"/chat/{hid}/members", {"members": "grace"}, csrf_from=f"/chat/{hid}/members"
+    )
+    assert added.status_code == 302, added.get_data(as_text=True)[:300]
+    expect(rows).to_have_count(3, timeout=LIVE)
+    expect(grace.locator(f"#conv-{hid}")).to_contain_text("curie: Welcome aboard")
+
+    # The same direct conversation "started" again is not a second row; a message in it
+    # updates the row's count, which is live like the others'.
+    assert start(ada, "grace") == cid
+    assert send(ada, cid, "Hello Grace").status_code == 302
+    expect(grace.locator(f"#conv-unread-{cid}")).to_have_text(
+        re.compile(r"^1\s*,\s*1 unread$"), timeout=LIVE
+    )
+    expect(rows).to_have_count(3)
+    assert _not_reloaded(grace)
+    _assert_no_js_errors(grace)
+
+    # The row is the one the page renders: it leads to the conversation.
+    grace.locator(f"#conv-{gid}").get_by_role("link").click()
+    expect(grace).to_have_url(f"{live_server}/chat/{gid}")
+
+
 # --------------------------------------------------------------------------- errors
 
 

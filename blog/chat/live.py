@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from blog.auth.models import User
 from blog.chat.models import ConversationParticipant, Message
-from blog.core.live import LiveSocket, on_client_message, publish_many
+from blog.core.live import LiveSocket, on_client_message, online, publish_many
 from blog.extensions import db
 
 log = logging.getLogger(__name__)
@@ -255,6 +255,27 @@ def subscribe(live: LiveSocket, data: dict[str, Any]) -> None:
     if found is None:
         return  # nothing on the socket for a conversation that is not yours
     live.topics.add(str(found[0]))
+    # Someone opening the conversation is news for the others' open pages of it: their
+    # presence lists show them here now, not at their next 30 s refresh. This socket's presence
+    # claim is made (blog.core.live.LiveHub.register), so they count as online.
+    html, people = render_presence(found[0])
+    publish_many((u, html) for u in people)
+
+
+def render_presence(conversation_id: uuid.UUID) -> tuple[str, list[uuid.UUID]]:
+    """The conversation's presence list (out of band), and who takes part in it."""
+    from blog.chat.models import Conversation
+    from blog.chat.services import members
+
+    conversation = db.session.get(Conversation, conversation_id)
+    participants = members(conversation_id)
+    html = _template("chat/_presence.html").render(
+        conversation=conversation,
+        participants=participants,
+        online=online(p.user_id for p in participants),
+        oob=True,
+    )
+    return html, [p.user_id for p in participants]
 
 
 @on_client_message("chat.send")

@@ -409,3 +409,21 @@ def test_a_new_conversation_arrives_as_a_row_of_the_chat_list_of_those_added(
     assert added.status_code == 302
     assert "Tea &amp;" in c.wait_for(f'id="conv-{gid}"')
     assert not any(f"conv-{gid}" in t for t in b.received_until_probe())
+
+
+def test_opening_a_conversation_shows_the_opener_present_on_the_others_pages(
+    app, tabs, alice, bob, carol
+):
+    a = tabs(alice)
+    cid = start(a.browser, bob.user_name)
+    c = tabs(carol)
+    b = tabs(bob)
+
+    b.send(type="chat.subscribe", conversation=str(cid))
+
+    presence = a.wait_for(f'id="presence-{cid}"')
+    assert 'hx-swap-oob="true"' in presence
+    for name in (alice.user_name, bob.user_name):
+        assert re.search(rf'<li class="online">\s*<span class="dot"[^>]*></span>{name}', presence)
+    assert f'id="presence-{cid}"' in b.wait_for(f'id="presence-{cid}"')
+    assert not any(str(cid) in t for t in c.received_until_probe())

@@ -536,6 +536,50 @@ def test_the_chat_list_shows_new_conversations_live(
     expect(grace).to_have_url(f"{live_server}/chat/{gid}")
 
 
+# --------------------------------------------------------------------------- presence
+
+
+def _online(app: Flask, user_id: uuid.UUID) -> bool:
+    from blog.core.live import online
+
+    with app.app_context():
+        return str(user_id) in online([user_id])
+
+
+def test_presence_shows_someone_who_opens_the_conversation_as_present_at_once(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
+) -> None:
+    cid = str(start(signed_in(app, people["grace"].email), "ada"))
+    grace = _browser_page(contexts, live_server, people["grace"])
+    grace.goto(f"{live_server}/chat/{cid}")
+    _connected(grace)
+    _mark_no_reload(grace)
+    on_grace = grace.locator(f"#presence-{cid} li")
+
+    # Ada signs in, leaves the site (no tab of hers is open), then opens the conversation
+    # from a link: a fresh tab, whose socket connects only after the page is rendered.
+    ada = _browser_page(contexts, live_server, people["ada"])
+    ada.goto("about:blank")
+    deadline = time.monotonic() + 10
+    while _online(app, people["ada"].id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _online(app, people["ada"].id)
+    expect(on_grace.filter(has_text="ada")).to_have_class(re.compile(r"\boffline\b"))
+
+    ada.goto(f"{live_server}/chat/{cid}")
+    on_ada = ada.locator(f"#presence-{cid} li")
+    # She is looking at it: she is here, on her own page...
+    expect(on_ada.filter(has_text="ada")).to_have_class(re.compile(r"\bonline\b"))
+    expect(on_ada.filter(has_text="ada")).to_contain_text("online")
+    expect(on_ada.filter(has_text="grace")).to_have_class(re.compile(r"\bonline\b"))
+    _connected(ada)
+    # ...and on Grace's open page, within seconds (not at its next 30 s refresh).
+    expect(on_grace.filter(has_text="ada")).to_have_class(re.compile(r"\bonline\b"), timeout=LIVE)
+    expect(on_grace.filter(has_text="ada")).to_contain_text("online")
+    assert _not_reloaded(grace)
+    _assert_no_js_errors(grace, ada)
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -53,7 +53,7 @@ def require_verified(view: F) -> F:
     """A signed-in user whose email address is confirmed (to post, comment or chat).
 
     Others get a 403 with a notice that says why and offers to mail a new link; an htmx
-    request gets the notice alone, to swap in where the action was.
+    request gets the notice alone, shown beside the form that sent it.
     """
 
     @wraps(view)
@@ -68,7 +68,9 @@ def require_verified(view: F) -> F:
 
 
 def _unverified_notice() -> Any:
-    from blog.core.htmx import render
+    from blog.core.htmx import error_beside_form, render
+
+    error_beside_form()  # beside the comment or chat form, not in the list it appends to
 
     # After "send a new link", come back here: this page for a GET, else the page the form
     # was on (never a POST-only address, which would answer 405).

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from blog.auth.models import User
 from blog.chat.models import ConversationParticipant, Message
-from blog.core.live import LiveSocket, on_client_message, publish_many
+from blog.core.live import LiveSocket, on_client_message, online, publish_many
 from blog.extensions import db
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,36 @@ def publish_unread(
     return publish_many((u, html_for(counts.get(u, (0, 0)))) for u in users)
 
 
+def prepare_joined_publish(
+    conversation_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> Callable[[], int]:
+    """In the transaction that added `user_ids` to the conversation, after flush: each one's
+    row of their chat list, rendered now (the same fragment for everyone who sees the same
+    row: one PUBLISH for a group's members). Returns what to run after commit."""
+    from blog.chat.services import joined_summaries
+    from blog.notifications.services import site_path
+
+    template = _template("chat/_live_joined.html")
+    rows = joined_summaries(conversation_id, user_ids)
+    url = site_path("chat.show", conversation_id=conversation_id)  # no request needed
+
+    def avatar_url(summary: Any) -> str | None:
+        other = summary.other
+        if other is None or other.deleted_at is not None or not other.avatar_file_id:
+            return None
+        return site_path("uploads.thumbnail", file_id=other.avatar_file_id)
+
+    messages = [
+        (u, template.render(c=s, conversation_url=url, avatar_url=avatar_url(s)))
+        for u, s in rows.items()
+    ]
+
+    def publish() -> int:
+        return publish_many(messages)
+
+    return publish
+
+
 def publish_removed(conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
     """Tell the tabs of people who left or were removed that the conversation is closed."""
     html = _template("chat/_live_removed.html").render(conversation_id=conversation_id)
@@ -235,6 +265,27 @@ def subscribe(live: LiveSocket, data: dict[str, Any]) -> None:
     if found is None:
         return  # nothing on the socket for a conversation that is not yours
     live.topics.add(str(found[0]))
+    # Someone opening the conversation is news for the others' open pages of it: their
+    # presence lists show them here now, not at their next 30 s refresh. This socket's presence
+    # claim is made (blog.core.live.LiveHub.register), so they count as online.
+    html, people = render_presence(found[0])
+    publish_many((u, html) for u in people)
+
+
+def render_presence(conversation_id: uuid.UUID) -> tuple[str, list[uuid.UUID]]:
+    """The conversation's presence list (out of band), and who takes part in it."""
+    from blog.chat.models import Conversation
+    from blog.chat.services import members
+
+    conversation = db.session.get(Conversation, conversation_id)
+    participants = members(conversation_id)
+    html = _template("chat/_presence.html").render(
+        conversation=conversation,
+        participants=participants,
+        online=online(p.user_id for p in participants),
+        oob=True,
+    )
+    return html, [p.user_id for p in participants]
 
 
 @on_client_message("chat.send")

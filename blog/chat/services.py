@@ -141,7 +141,9 @@ def start_direct(me: User, other: User) -> Conversation:
         .returning(Conversation.id)
     )
     if new_id is not None:
-        _add_participants(new_id, [(me.id, "member"), (other.id, "member")])
+        _announce_joined(
+            new_id, _add_participants(new_id, [(me.id, "member"), (other.id, "member")])
+        )
     conversation = db.session.scalar(
         select(Conversation).where(Conversation.direct_low == low, Conversation.direct_high == high)
     )
@@ -157,13 +159,19 @@ def create_group(owner: User, title: str, invited: list[User]) -> Conversation:
     conversation = Conversation(kind="group", title=title, created_by_id=owner.id)
     db.session.add(conversation)
     db.session.flush()
-    _add_participants(conversation.id, [(owner.id, "owner"), *((u, "member") for u in others)])
+    joined = _add_participants(
+        conversation.id, [(owner.id, "owner"), *((u, "member") for u in others)]
+    )
+    _announce_joined(conversation.id, joined)
     return conversation
 
 
-def _add_participants(conversation_id: uuid.UUID, people: list[tuple[uuid.UUID, str]]) -> int:
+def _add_participants(
+    conversation_id: uuid.UUID, people: list[tuple[uuid.UUID, str]]
+) -> list[uuid.UUID]:
+    """Add these people (those already in are skipped); returns who was added."""
     if not people:
-        return 0
+        return []
     rows = [{"conversation_id": conversation_id, "user_id": u, "role": r} for u, r in people]
     result = db.session.execute(
         insert(ConversationParticipant)
@@ -171,7 +179,16 @@ def _add_participants(conversation_id: uuid.UUID, people: list[tuple[uuid.UUID, 
         .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"])
         .returning(ConversationParticipant.user_id)
     )
-    return len(result.all())
+    return list(result.scalars())
+
+
+def _announce_joined(conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
+    """Those just added: the conversation's row appears in their open chat lists after commit
+    (rendered now, in this transaction: blog.chat.live.prepare_joined_publish)."""
+    from blog.chat.live import prepare_joined_publish
+
+    if user_ids:
+        call_after_commit(prepare_joined_publish(conversation_id, user_ids))
 
 
 def _clean_title(title: str) -> str:
@@ -201,7 +218,9 @@ def add_members(
     new = [u for u in {u.id: u for u in users}.values() if u.id not in current and usable(u)]
     if len(current) + len(new) > GROUP_MAX_MEMBERS:
         raise ChatRefused(f"A group has at most {GROUP_MAX_MEMBERS} members.")
-    _add_participants(conversation.id, [(u.id, "member") for u in new])
+    _announce_joined(
+        conversation.id, _add_participants(conversation.id, [(u.id, "member") for u in new])
+    )
     return new
 
 
@@ -585,6 +604,52 @@ def conversation_list(user_id: uuid.UUID, limit: int = 100) -> list[Conversation
                 last_at=m.created_at if m is not None else c.last_message_at,
                 unread=int(count or 0),
             )
+        )
+    return summaries
+
+
+def joined_summaries(
+    conversation_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ConversationSummary]:
+    """The chat-list row of one conversation for each of these people, who have just joined
+    it (so nothing in it is unread for them yet). Three statements however many they are."""
+    conversation = db.session.get(Conversation, conversation_id)
+    if conversation is None:
+        return {}
+    last = db.session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    wanted = {u for u in (conversation.direct_low, conversation.direct_high) if u is not None}
+    if last is not None and last.sender_id is not None:
+        wanted.add(last.sender_id)
+    users = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+        if wanted
+        else {}
+    )
+    sender = users.get(last.sender_id) if last is not None and last.sender_id else None
+    summaries = {}
+    for user_id in user_ids:
+        other = None
+        if conversation.kind == "direct":
+            other_id = (
+                conversation.direct_high
+                if conversation.direct_low == user_id
+                else conversation.direct_low
+            )
+            other = users.get(other_id) if other_id is not None else None
+        summaries[user_id] = ConversationSummary(
+            conversation=conversation,
+            name=conversation.title or display_name(other),
+            other=other,
+            last_body=last.body if last is not None else None,
+            last_kind=last.kind if last is not None else None,
+            last_sender=display_name(sender) if last is not None else None,
+            last_at=last.created_at if last is not None else conversation.last_message_at,
+            unread=0,
         )
     return summaries
 

@@ -241,7 +241,7 @@ def _page(conversation: Conversation, me: ConversationParticipant, history, form
             name=services.conversation_name(conversation, current_user.id),
             history=history,
             participants=participants,
-            online=online(p.user_id for p in participants),
+            online=_online(participants),
             form=form,
             max_chars=services.max_message_chars(),
             paged=request.args.get("before") is not None,
@@ -289,8 +289,14 @@ def presence(conversation_id: uuid.UUID):
         "chat/_presence.html",
         conversation=conversation,
         participants=participants,
-        online=online(p.user_id for p in participants),
+        online=_online(participants),
     )
+
+
+def _online(participants: list[ConversationParticipant]) -> set[str]:
+    """Who is here: those with a tab open, and the viewer, who is looking at the page (a fresh
+    tab's socket, and so its presence claim, comes only after the page is rendered)."""
+    return online(p.user_id for p in participants) | {str(current_user.id)}
 
 
 @bp.post("/<uuid:conversation_id>/messages")
@@ -363,7 +369,7 @@ def _members_page(conversation, me, *, add_form=None, rename_form=None, status=2
             me=me,
             name=services.conversation_name(conversation, current_user.id),
             participants=participants,
-            online=online(p.user_id for p in participants),
+            online=_online(participants),
             add_form=add_form or AddMembersForm(formdata=None),
             rename_form=rename_form or RenameForm(formdata=None, title=conversation.title),
             role_form=RoleForm(formdata=None),

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from blog.core.htmx import is_htmx
+from blog.core.htmx import error_beside_form, is_htmx, mark_error_answer
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,11 @@ def render_error(
     come_back: str | None = None,
     links: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[str, int]:
-    """The error page (or its fragment for htmx). `come_back`: when to try again. `links`:
-    (label, href) pairs offered instead of "Go to the front page", for an error the front page
-    shares (maintenance); an empty sequence offers no link."""
+    """The error page; for an htmx request, a short message that the page shows beside the
+    form (or element) that sent the request, never in its target (error_beside_form).
+    `come_back`: when to try again. `links`: (label, href) pairs offered instead of "Go to the
+    front page", for an error the front page shares (maintenance); an empty sequence offers no
+    link."""
     context = {
         "code": code,
         "title": TITLES.get(code, "Error"),
@@ -56,11 +58,15 @@ def render_error(
         "come_back": come_back,
         "links": links,
     }
-    template = "errors/_error.html" if is_htmx() else "errors/error.html"
-    return render_template(template, **context), code
+    if is_htmx():
+        error_beside_form()
+        return render_template("errors/_request_error.html", **context), code
+    return render_template("errors/error.html", **context), code
 
 
 def init_errors(app: Flask) -> None:
+    app.after_request(mark_error_answer)
+
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> tuple[str, int, dict[str, str]]:
         # The page templates build URLs from the Host header, which is exactly what is

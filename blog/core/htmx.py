@@ -56,6 +56,31 @@ def append_flashes_oob(response: Response) -> Response:
     return response
 
 
+def error_beside_form() -> None:
+    """This answer to an htmx request is an error to show beside the form that sent it, never
+    in the form's target (a list it appends to, an element it replaces).
+
+    The page decides where "beside" is (static/js/app.js: a role="alert" slot right after the
+    form, made on demand): the server cannot know the form's surroundings, and a proxy's 502
+    never reaches it. The server says which answers are such errors: `HX-Reswap: none`
+    (mark_error_answer), so that htmx by itself never swaps one into the target either. Not
+    for 422 form re-renders, nor for answers that name their own place with HX-Retarget.
+    """
+    g.error_beside_form = True
+
+
+def mark_error_answer(response: Response) -> Response:
+    """after_request: an answer marked with error_beside_form says so in its headers."""
+    if (
+        g.get("error_beside_form")
+        and is_htmx()
+        and response.status_code >= 400
+        and "HX-Retarget" not in response.headers
+    ):
+        response.headers["HX-Reswap"] = "none"
+    return response
+
+
 def keep_flashes() -> None:
     """This response is a background fragment (a live preview, suggestions): pending flash
     messages stay for the page. Such requests fire on a timer and can land between a form's

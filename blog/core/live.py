@@ -8,9 +8,10 @@ Sends on a socket are serialised by its lock.
 
 A second thread re-checks, every few seconds and in one query for all of this process's
 sockets, that their sign-in sessions are still valid, and closes those that are not (signed
-out elsewhere, suspended, expired, idle past the limit). When Redis is unreachable the
-listener tells every local socket (a "degraded" notice) and reconnects with backoff; the
-notice clears when it is back.
+out elsewhere, suspended, expired, idle past the limit): first a last message that says so
+(render_ended), then the close with CLOSE_POLICY, after which the tab stays off. When Redis
+is unreachable the listener tells every local socket (a "degraded" notice) and reconnects
+with backoff; the notice clears when it is back.
 
 Publishing is a side effect: call `publish_to_user` only after the commit that made the news.
 """
@@ -50,6 +51,8 @@ BACKOFF_SECONDS = (0.5, 1, 2, 4, 8)  # then 8 s until Redis answers again
 
 SessionCheck = Callable[[list[uuid.UUID]], set[uuid.UUID]]
 StatusRenderer = Callable[[bool], str]
+# The last message of a socket whose session ended: html per session id (the close follows).
+EndedRenderer = Callable[[list[uuid.UUID]], dict[uuid.UUID, str]]
 ClientHandler = Callable[["LiveSocket", dict[str, Any]], None]
 _CLIENT_HANDLERS: dict[str, ClientHandler] = {}
 
@@ -232,6 +235,7 @@ class LiveHub:
         self.subscribed = threading.Event()
         self.session_check: SessionCheck | None = None
         self.render_status: StatusRenderer = _default_status
+        self.render_ended: EndedRenderer | None = None
         self.check_interval = float(app.config.get("LIVE_SESSION_CHECK_SECONDS", 2.0))
         # This process's name in the presence sets.
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -422,10 +426,25 @@ class LiveHub:
             except Exception as exc:  # noqa: BLE001 - a database blip must not close every tab
                 log.warning("live: could not check sessions: %s", exc)
                 continue
-            for s in live:
-                if s.session_id not in valid:
+            ended = [s for s in live if s.session_id not in valid]
+            if ended:
+                notices = self._ended_notices(sorted({s.session_id for s in ended}))
+                for s in ended:
+                    # The notice first, on the same socket: it arrives before the close.
+                    if s.session_id in notices:
+                        s.send(notices[s.session_id])
                     s.close(CLOSE_POLICY, "signed out")
             self.checks += 1
+
+    def _ended_notices(self, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if self.render_ended is None:
+            return {}
+        try:
+            with self.app.app_context():
+                return self.render_ended(session_ids)
+        except Exception:  # the sockets close anyway, and the page says it without the notice
+            log.exception("live: could not render the signed-out notice")
+            return {}
 
 
 def _text(value: bytes | str) -> str:

@@ -24,7 +24,7 @@ from blog.core.db import utcnow
 from blog.core.dbgate import release_slot
 from blog.core.live import LiveSocket, dispatch, get_hub, init_live
 from blog.extensions import db, sock
-from blog.notifications.services import badge_html
+from blog.notifications.services import badge_html, site_path
 
 bp = Blueprint("live", __name__)
 
@@ -36,12 +36,32 @@ def _setup(state: Any) -> None:
     hub = get_hub(app)
     hub.session_check = valid_sessions
     hub.render_status = _render_status
+    hub.render_ended = render_ended
 
 
 def _render_status(ok: bool) -> str:
     # Rendered from the listener thread too, where there is no request: plain Jinja.
     template = current_app.jinja_env.get_template("notifications/_live_status.html")
-    return template.render(live_ok=ok, oob=True)
+    return template.render(live_ok=ok, oob=True, signin_url=site_path("auth.login"))
+
+
+def render_ended(session_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The last message of each socket whose session ended (the watchdog's thread): the notice
+    that the person is signed out, and why when it is their account's doing (suspended,
+    deleted), with a link to sign in. One query for all of them."""
+    rows = db.session.execute(
+        select(UserSession.id, User.status, User.deleted_at)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.id.in_(session_ids))
+    ).all()
+    db.session.remove()
+    template = current_app.jinja_env.get_template("notifications/_live_status.html")
+    signin_url = site_path("auth.login")
+    notices = {}
+    for session_id, status, deleted_at in rows:
+        reason = "deleted" if deleted_at else "suspended" if status == "suspended" else "ended"
+        notices[session_id] = template.render(ended=reason, oob=True, signin_url=signin_url)
+    return notices
 
 
 def valid_sessions(session_ids: list[uuid.UUID]) -> set[uuid.UUID]:

@@ -67,3 +67,77 @@ document.addEventListener("submit", (event) => {
     .catch(() => null)
     .finally(signOut);
 });
+
+// Error answers to htmx requests show beside the form that sent them, never in its target
+// (a list it appends to, an element it replaces; DESIGN.md § 6). The server marks its error
+// answers with HX-Reswap: none (blog.core.htmx.error_beside_form), so htmx alone swaps them
+// nowhere; here they go into a role="alert" slot right after the form (or the element that
+// made the request, outside any form), made on demand: `#<form id>-error` when the form has an
+// id. A 5xx that is not ours (a proxy's 502 page) gets a plain sentence there instead. Answers
+// that name their own place (HX-Retarget: a form re-rendered with its field errors, 422 or
+// 429) and a form's ordinary re-render keep htmx's usual rules. The next answer that is not
+// an error clears the slot.
+(function () {
+  "use strict";
+
+  function anchorOf(elt) {
+    if (!(elt instanceof Element)) {
+      return null;
+    }
+    return elt.closest("form") || elt;
+  }
+
+  function slotOf(anchor, create) {
+    let slot = anchor.id ? document.getElementById(anchor.id + "-error") : null;
+    if (!slot) {
+      const next = anchor.nextElementSibling;
+      slot = next && next.classList.contains("request-error-slot") ? next : null;
+    }
+    if (!slot && create) {
+      slot = document.createElement("div");
+      slot.className = "request-error-slot";
+      slot.setAttribute("role", "alert");
+      if (anchor.id) {
+        slot.id = anchor.id + "-error";
+      }
+      anchor.after(slot);
+    }
+    return slot;
+  }
+
+  function isErrorAnswer(xhr) {
+    if (!xhr || xhr.status < 400 || xhr.status === 422 || xhr.getResponseHeader("HX-Retarget")) {
+      return false;
+    }
+    return xhr.getResponseHeader("HX-Reswap") === "none" || xhr.status >= 500;
+  }
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const detail = event.detail;
+    const anchor = anchorOf(detail.requestConfig && detail.requestConfig.elt);
+    if (!anchor || !anchor.isConnected) {
+      return;
+    }
+    if (!isErrorAnswer(detail.xhr)) {
+      const stale = slotOf(anchor, false);
+      if (stale) {
+        stale.replaceChildren();
+        stale.hidden = true;
+      }
+      return;
+    }
+    const slot = slotOf(anchor, true);
+    slot.hidden = false;
+    if (detail.xhr.getResponseHeader("HX-Reswap") !== "none") {
+      // Not one of ours: its page does not belong inside this one.
+      const p = document.createElement("p");
+      p.className = "form-error request-error";
+      p.textContent = "The site did not answer (" + detail.xhr.status + "). Please try again in a moment.";
+      detail.serverResponse = p.outerHTML;
+    }
+    detail.target = slot;
+    detail.swapOverride = "innerHTML";
+    detail.selectOverride = "unset";
+    detail.shouldSwap = true;
+  });
+})();

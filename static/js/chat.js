@@ -246,3 +246,19 @@ document.addEventListener("click", (event) => {
     box.textContent = "";
   }
 });
+
+// The chat list (/chat): a conversation someone starts with you arrives over the socket as its
+// row, on top (templates/chat/_live_joined.html). If the page already shows that row (it was
+// rendered after the commit, before the message came), the old one makes way.
+document.addEventListener("htmx:oobBeforeSwap", (event) => {
+  const detail = event.detail;
+  if (!detail.target || detail.target.id !== "conversation-list" || !detail.fragment) {
+    return;
+  }
+  detail.fragment.querySelectorAll("li[id^='conv-']").forEach((row) => {
+    const old = document.getElementById(row.id);
+    if (old) {
+      old.remove();
+    }
+  });
+});

@@ -7,15 +7,63 @@
 (function () {
   "use strict";
   const TOAST_SECONDS = 8;
+  // blog.core.live.CLOSE_POLICY: the session ended (signed out elsewhere, suspended, expired).
+  // The ws extension reconnects only after 1006 and 1011-1013, so the tab stays off.
+  const SESSION_ENDED = 1008;
 
   function notice(show) {
     const status = document.getElementById("live-status");
     if (status) {
-      status.hidden = !show;
+      // Once signed out, that stays the one message: nothing is coming back to reconnect to.
+      status.hidden = status.dataset.ended === undefined ? !show : false;
     }
   }
 
-  document.addEventListener("htmx:wsClose", () => notice(true));
+  // The server says why just before it closes (templates/notifications/_live_status.html);
+  // if only the close came, say it with what the page has. Signing in comes back here.
+  function sessionEnded() {
+    const status = document.getElementById("live-status");
+    if (!status) {
+      return;
+    }
+    if (status.dataset.ended === undefined) {
+      const link = document.createElement("a");
+      link.href = status.dataset.signinUrl || "/login";
+      link.textContent = "Sign in";
+      status.replaceChildren("You are signed out: this session has ended. ", link);
+      status.dataset.ended = "ended";
+      status.classList.add("ended");
+      status.setAttribute("role", "alert");
+    }
+    status.querySelectorAll("a[href]").forEach((a) => {
+      const url = new URL(a.getAttribute("href"), window.location.href);
+      if (url.origin === window.location.origin && !url.searchParams.has("next")) {
+        url.searchParams.set("next", window.location.pathname + window.location.search);
+        a.setAttribute("href", url.pathname + url.search);
+      }
+    });
+    status.hidden = false;
+    // The ws extension reconnects while its element is in the page, and a close can reach the
+    // browser as 1006 rather than 1008 (a server that writes past its close frame, a proxy):
+    // the same element without the socket takes its place, with the notice and the toasts.
+    const live = document.getElementById("live");
+    if (live && live.hasAttribute("ws-connect")) {
+      const still = document.createElement("div");
+      still.id = live.id;
+      still.className = live.className;
+      still.append(...live.childNodes);
+      live.replaceWith(still);
+    }
+  }
+
+  document.addEventListener("htmx:wsClose", (event) => {
+    const closed = event.detail && event.detail.event;
+    if (closed && closed.code === SESSION_ENDED) {
+      sessionEnded();
+    } else {
+      notice(true);
+    }
+  });
   document.addEventListener("htmx:wsError", () => notice(true));
   // On open the server sends the real state (Redis reachable or not); until then, hide it.
   document.addEventListener("htmx:wsOpen", () => notice(false));
@@ -68,6 +116,10 @@
   }
 
   document.addEventListener("htmx:wsAfterMessage", () => {
+    const status = document.getElementById("live-status");
+    if (status && status.dataset.ended !== undefined) {
+      sessionEnded();
+    }
     toasts().forEach((toast) => {
       if (!toast.dataset.timer) {
         dismissLater(toast);

@@ -376,3 +376,54 @@ def test_reading_in_one_tab_clears_the_badge_in_the_other(app, tabs, alice, bob)
     # The page agrees: nothing unread.
     page = b1.browser.get("/chat").get_data(as_text=True)
     assert re.search(r'<span id="chat-badge" class="badge" hidden>', page)
+
+
+# --------------------------------------------------------------------------- the chat list
+
+
+def test_a_new_conversation_arrives_as_a_row_of_the_chat_list_of_those_added(
+    app, tabs, alice, bob, carol
+):
+    a, b, c = tabs(alice), tabs(bob), tabs(carol)
+    cid = start(a.browser, bob.user_name)
+
+    row = b.wait_for(f'id="conv-{cid}"')
+    assert 'hx-swap-oob="afterbegin:#conversation-list"' in row
+    assert f"<strong>{alice.user_name}</strong>" in row  # her name, for him
+    assert 'id="conversations-empty"' in row
+    mine = a.wait_for(f'id="conv-{cid}"')  # her other tabs' lists too
+    assert f"<strong>{bob.user_name}</strong>" in mine
+    # The same conversation again is not news.
+    assert start(a.browser, bob.user_name) == cid
+    assert not any("conversation-list" in t for t in b.received_until_probe())
+
+    # A group: one escaped row for all its new members; added later, only the newcomer's.
+    gid = start(a.browser, bob.user_name, "Tea & <b>cakes</b>")
+    group_row = b.wait_for(f'id="conv-{gid}"')
+    assert "Tea &amp; &lt;b&gt;cakes&lt;/b&gt;" in group_row
+    assert "<b>cakes</b>" not in group_row
+    assert not any("conversation-list" in t for t in c.received_until_probe())
+    added = a.browser.post_form(
+        f"/chat/{gid}/members", {"members": carol.user_name}, csrf_from=f"/chat/{gid}/members"
+    )
+    assert added.status_code == 302
+    assert "Tea &amp;" in c.wait_for(f'id="conv-{gid}"')
+    assert not any(f"conv-{gid}" in t for t in b.received_until_probe())
+
+
+def test_opening_a_conversation_shows_the_opener_present_on_the_others_pages(
+    app, tabs, alice, bob, carol
+):
+    a = tabs(alice)
+    cid = start(a.browser, bob.user_name)
+    c = tabs(carol)
+    b = tabs(bob)
+
+    b.send(type="chat.subscribe", conversation=str(cid))
+
+    presence = a.wait_for(f'id="presence-{cid}"')
+    assert 'hx-swap-oob="true"' in presence
+    for name in (alice.user_name, bob.user_name):
+        assert re.search(rf'<li class="online">\s*<span class="dot"[^>]*></span>{name}', presence)
+    assert f'id="presence-{cid}"' in b.wait_for(f'id="presence-{cid}"')
+    assert not any(str(cid) in t for t in c.received_until_probe())

@@ -56,7 +56,8 @@ def assert_csrf_fragment(response: Any) -> None:
     body = response.get_data(as_text=True)
     assert response.status_code == 400, body[:500]
     assert "<html" not in body
-    assert body.lstrip().startswith('<article id="error"')
+    assert body.lstrip().startswith('<p class="form-error request-error" data-status="400">')
+    assert response.headers.get("HX-Reswap") == "none"  # shown beside the form, not swapped
     assert EXPIRED in body
     assert "Traceback" not in body
 

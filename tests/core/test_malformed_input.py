@@ -34,7 +34,8 @@ CAT = "\U0001f408"
 _HUMAN_MESSAGE = re.compile(
     r'class="field-error">\s*\w'  # a message beside a field
     r'|class="form-error" role="alert">\s*\w'  # a message above a form
-    r'|<article id="error"[^>]*>\s*<h1>[^<]*\w.*?<p>\s*\w',  # an error page or fragment
+    r'|<article id="error"[^>]*>\s*<h1>[^<]*\w.*?<p>\s*\w'  # an error page
+    r'|<p class="form-error request-error"[^>]*><strong>\w[^<]*</strong>\s*\w',  # its htmx answer
     re.DOTALL,
 )
 

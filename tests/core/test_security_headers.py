@@ -68,8 +68,12 @@ def assert_error_fragment(response: Any, status: int, title: str) -> str:
     body = response.get_data(as_text=True)
     assert response.status_code == status, body[:500]
     assert "<html" not in body
-    assert body.lstrip().startswith('<article id="error"')
-    assert f"<h1>{title} <small>({status})</small></h1>" in body
+    # A short message the page shows beside the form that sent the request (static/js/app.js),
+    # never swapped into the form's target by htmx itself.
+    assert body.lstrip().startswith(f'<p class="form-error request-error" data-status="{status}">')
+    assert f"<strong>{title}.</strong>" in body
+    assert response.headers.get("HX-Reswap") == "none"
+    assert "<h1" not in body
     assert "Traceback" not in body
     assert_security_headers(response)
     return body

@@ -477,3 +477,141 @@ def test_restarting_redis_mid_chat_loses_no_message_and_clients_reconnect(
         assert _not_reloaded(page)
     assert _stored(app, cid) == expected
     _assert_no_js_errors(ada, grace)
+
+
+# --------------------------------------------------------------------------- the list, live
+
+
+def test_the_chat_list_shows_new_conversations_live(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
+) -> None:
+    grace = _browser_page(contexts, live_server, people["grace"])
+    grace.goto(f"{live_server}/chat")
+    _connected(grace)
+    _mark_no_reload(grace)
+    rows = grace.locator("#conversation-list > li.conversation")
+    expect(rows).to_have_count(0)
+    empty = grace.get_by_text("No conversations yet.")
+    expect(empty).to_be_visible()
+
+    # Someone starts a conversation with her: its row appears, and the empty notice goes.
+    ada = signed_in(app, people["ada"].email)
+    cid = start(ada, "grace")
+    row = grace.locator(f"#conv-{cid}")
+    expect(row).to_be_visible(timeout=LIVE)
+    expect(row.get_by_role("link")).to_contain_text("ada")
+    expect(row).to_contain_text("No messages yet.")
+    expect(empty).to_be_hidden()
+
+    # Someone makes a group with her: on top, the newest.
+    curie = signed_in(app, people["curie"].email)
+    gid = start(curie, "grace, dora", "Analytical society")
+    expect(rows).to_have_count(2, timeout=LIVE)
+    expect(rows.first).to_have_id(f"conv-{gid}")
+    expect(rows.first.get_by_role("link")).to_contain_text("Analytical society")
+
+    # Someone adds her to a group that already has messages: its last message comes along.
+    hid = start(curie, "dora", "Engine room")
+    assert send(curie, hid, "Welcome aboard").status_code == 302
+    added = curie.post_form(
+        f"/chat/{hid}/members", {"members": "grace"}, csrf_from=f"/chat/{hid}/members"
+    )
+    assert added.status_code == 302, added.get_data(as_text=True)[:300]
+    expect(rows).to_have_count(3, timeout=LIVE)
+    expect(grace.locator(f"#conv-{hid}")).to_contain_text("curie: Welcome aboard")
+
+    # The same direct conversation "started" again is not a second row; a message in it
+    # updates the row's count, which is live like the others'.
+    assert start(ada, "grace") == cid
+    assert send(ada, cid, "Hello Grace").status_code == 302
+    expect(grace.locator(f"#conv-unread-{cid}")).to_have_text(
+        re.compile(r"^1\s*,\s*1 unread$"), timeout=LIVE
+    )
+    expect(rows).to_have_count(3)
+    assert _not_reloaded(grace)
+    _assert_no_js_errors(grace)
+
+    # The row is the one the page renders: it leads to the conversation.
+    grace.locator(f"#conv-{gid}").get_by_role("link").click()
+    expect(grace).to_have_url(f"{live_server}/chat/{gid}")
+
+
+# --------------------------------------------------------------------------- presence
+
+
+def _online(app: Flask, user_id: uuid.UUID) -> bool:
+    from blog.core.live import online
+
+    with app.app_context():
+        return str(user_id) in online([user_id])
+
+
+def test_presence_shows_someone_who_opens_the_conversation_as_present_at_once(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
+) -> None:
+    cid = str(start(signed_in(app, people["grace"].email), "ada"))
+    grace = _browser_page(contexts, live_server, people["grace"])
+    grace.goto(f"{live_server}/chat/{cid}")
+    _connected(grace)
+    _mark_no_reload(grace)
+    on_grace = grace.locator(f"#presence-{cid} li")
+
+    # Ada signs in, leaves the site (no tab of hers is open), then opens the conversation
+    # from a link: a fresh tab, whose socket connects only after the page is rendered.
+    ada = _browser_page(contexts, live_server, people["ada"])
+    ada.goto("about:blank")
+    deadline = time.monotonic() + 10
+    while _online(app, people["ada"].id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _online(app, people["ada"].id)
+    expect(on_grace.filter(has_text="ada")).to_have_class(re.compile(r"\boffline\b"))
+
+    ada.goto(f"{live_server}/chat/{cid}")
+    on_ada = ada.locator(f"#presence-{cid} li")
+    # She is looking at it: she is here, on her own page...
+    expect(on_ada.filter(has_text="ada")).to_have_class(re.compile(r"\bonline\b"))
+    expect(on_ada.filter(has_text="ada")).to_contain_text("online")
+    expect(on_ada.filter(has_text="grace")).to_have_class(re.compile(r"\bonline\b"))
+    _connected(ada)
+    # ...and on Grace's open page, within seconds (not at its next 30 s refresh).
+    expect(on_grace.filter(has_text="ada")).to_have_class(re.compile(r"\bonline\b"), timeout=LIVE)
+    expect(on_grace.filter(has_text="ada")).to_contain_text("online")
+    assert _not_reloaded(grace)
+    _assert_no_js_errors(grace, ada)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_an_error_answer_to_the_composer_shows_beside_it_never_in_the_messages(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
+) -> None:
+    cid = str(start(signed_in(app, people["grace"].email), "ada"))
+    ada = _browser_page(contexts, live_server, people["ada"])
+    ada.goto(f"{live_server}/chat/{cid}")
+    _connected(ada)
+    messages = ada.locator(f"#messages-{cid}")
+    hub = get_hub(app)
+    hub._set_subscribed(False)  # live delivery is down: the composer POSTs by htmx
+    try:
+        expect(ada.locator("#live-status")).to_be_visible(timeout=LIVE)
+        # The page's token is no longer good (a tab left open for too long).
+        ada.evaluate(
+            """() => {
+              document.body.setAttribute('hx-headers', JSON.stringify({'X-CSRFToken': 'old'}));
+              document.querySelectorAll('input[name=csrf_token]')
+                .forEach((i) => { i.value = 'old'; });
+            }"""
+        )
+        _box(ada).fill("Hello?")
+        ada.get_by_role("button", name="Send").click()
+
+        alert = ada.locator("form.chat-form + [role=alert]")
+        expect(alert).to_contain_text("Your form expired")
+        expect(messages).not_to_contain_text("expired")
+        expect(messages.locator("> *")).to_have_count(1)  # still only "No messages yet."
+        expect(_box(ada)).to_have_value("Hello?")
+        expect(ada.locator("h1")).to_have_count(1)
+    finally:
+        hub._set_subscribed(True)
+    assert _stored(app, cid) == []

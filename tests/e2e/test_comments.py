@@ -107,3 +107,57 @@ def test_a_moderator_removes_a_comment_and_an_archived_post_takes_none(
     page.reload()
     expect(page.locator("#comments")).to_contain_text("comments are read-only")
     expect(page.get_by_role("button", name="Post comment")).to_have_count(0)
+
+
+def _configure(app: Flask, key: str, value: object) -> None:
+    """Store a runtime setting as an admin would, and drop this process's cached copy."""
+    from blog.ops.runtime import invalidate_settings
+    from blog.ops.services import set_setting
+
+    with app.app_context():
+        admin = make_user(role="admin", email_verified_at=utcnow())
+        set_setting(key, value, environment="testing", actor=admin)
+        db.session.commit()
+        invalidate_settings("testing")
+        db.session.remove()
+
+
+def test_a_rate_limited_comment_is_explained_beside_the_form_never_in_the_list(
+    page: Page, live_server: str, app: Flask
+) -> None:
+    slug = _setup(app)
+    _configure(app, "rate_limits", {"comment": "1/minute"})
+    _sign_in(page, live_server, "bob@example.com")
+    page.goto(f"{live_server}/posts/{slug}")
+    comments = page.locator("#comment-list li.comment")
+    box = page.get_by_label("Your comment")
+
+    box.fill("The first, within the limit.")
+    page.get_by_role("button", name="Post comment").click()
+    expect(comments).to_have_count(1)
+    box.fill("The second, over the limit.")
+    page.get_by_role("button", name="Post comment").click()
+
+    alert = page.locator("#comment-form-error")
+    expect(alert).to_contain_text("Too many requests")
+    expect(alert).to_contain_text("Please wait a little and try again.")
+    expect(alert).to_have_attribute("role", "alert")
+    # Beside the form that sent it, right after it: not in the list, not in place of it.
+    assert (
+        page.evaluate("document.getElementById('comment-form').nextElementSibling.id")
+        == "comment-form-error"
+    )
+    expect(comments).to_have_count(1)
+    expect(page.locator("#comment-list")).not_to_contain_text("Too many requests")
+    expect(page.locator("#comment-count")).to_have_text("1 comment")
+    # What they wrote is still there to send again, and the page has one h1.
+    expect(box).to_have_value("The second, over the limit.")
+    expect(page.locator("h1")).to_have_count(1)
+
+    # Once they may again, the comment goes in and the message goes away.
+    _configure(app, "rate_limits", {"comment": "10/minute"})
+    page.get_by_role("button", name="Post comment").click()
+    expect(comments).to_have_count(2)
+    expect(comments.nth(1)).to_contain_text("The second, over the limit.")
+    expect(alert).to_be_hidden()
+    expect(page.locator("#comment-list")).not_to_contain_text("Too many requests")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from flask import Flask
 from playwright.sync_api import BrowserContext, Page, expect
@@ -179,3 +180,56 @@ def test_toasts_are_announced_never_take_focus_and_close_from_the_keyboard(
     page.keyboard.press("Escape")
     expect(toast).to_have_count(0)
     assert _is_focused(page, "#nav-notifications")
+
+
+def test_a_suspended_persons_open_tab_says_once_that_the_session_ended_and_stops(
+    app: Flask, page: Page, live_server: str, run_jobs: Any, smtp_server: Any
+) -> None:
+    from blog.auth.models import User
+    from blog.auth.services import suspend_user
+    from tests.factories import make_user
+
+    person = new_author(app)
+    opened: list[str] = []
+    page.on("websocket", lambda ws: opened.append(ws.url))
+    _track_socket(page)
+    _sign_in(page, live_server, person.email)
+    _wait_connected(page)
+    status = page.locator("#live-status")
+    expect(status).to_be_hidden()
+    sockets = len(opened)
+
+    with app.app_context():
+        moderator = make_user(role="moderator")
+        suspend_user(db.session.get(User, person.id), actor=moderator, reason="Spam")
+        db.session.commit()
+    run_jobs()  # the relay and the suspension notice (a toast, if the tab is still connected)
+
+    expect(status).to_be_visible(timeout=DEADLINE_MS)
+    expect(status).to_contain_text("signed out")
+    expect(status).to_contain_text("suspended")
+    expect(status).not_to_contain_text("reconnecting")
+    expect(status).not_to_contain_text("Live updates are unavailable")
+    sign_in = status.get_by_role("link", name="Sign in")
+    expect(sign_in).to_be_visible()
+    # It stays that way: no reconnection attempts, no other notice replacing it.
+    page.wait_for_timeout(4000)
+    assert len(opened) == sockets
+    expect(status).to_contain_text("signed out")
+    expect(status).not_to_contain_text("reconnecting")
+    # Nothing covers anything: the suspension toast (if it came first) and the notice.
+    toast = page.locator("#toasts .toast")
+    if toast.count():
+        a, b = toast.first.bounding_box(), status.bounding_box()
+        assert a is not None
+        assert b is not None
+        apart = (
+            a["x"] + a["width"] <= b["x"]
+            or b["x"] + b["width"] <= a["x"]
+            or a["y"] + a["height"] <= b["y"]
+            or b["y"] + b["height"] <= a["y"]
+        )
+        assert apart, (a, b)
+
+    sign_in.click()
+    expect(page.locator("#login-form")).to_be_visible()

@@ -212,6 +212,55 @@ def test_sockets_of_a_suspended_account_close(app, live_server, person):
     assert code == 1008
 
 
+def _messages_until_closed(ws) -> tuple[list[str], int | None]:
+    import simple_websocket
+
+    messages: list[str] = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            message = ws.receive(timeout=0.1)
+        except simple_websocket.ConnectionClosed as closed:
+            return messages, closed.reason
+        if message is not None:
+            messages.append(str(message))
+    raise AssertionError(f"the socket was still open after {DEADLINE_SECONDS} s")
+
+
+def test_the_last_message_before_a_sessions_close_says_it_ended_and_why(app, live_server, person):
+    """Not "live updates are unavailable; reconnecting…": the tab is signed out, for good."""
+    from blog.auth.models import User
+    from blog.auth.services import suspend_user
+    from blog.extensions import db
+    from tests.factories import make_user
+
+    suspended = connect(live_server, session_cookie(app, signed_in(app, person.email)))
+    other = new_author(app)
+    browser = signed_in(app, other.email)
+    signed_out = connect(live_server, session_cookie(app, browser))
+    with app.app_context():
+        moderator = make_user(role="moderator")
+        suspend_user(db.session.get(User, person.id), actor=moderator, reason="Spam")
+        db.session.commit()
+    assert browser.post_form("/logout", {}).status_code in (302, 204)
+
+    for ws, reason, text in (
+        (suspended, "suspended", "Your account is suspended, so you are signed out."),
+        (signed_out, "ended", "You are signed out: this session has ended"),
+    ):
+        messages, code = _messages_until_closed(ws)
+        assert code == 1008
+        last = messages[-1]
+        assert 'id="live-status"' in last
+        assert 'hx-swap-oob="true"' in last
+        assert f'data-ended="{reason}"' in last
+        assert 'role="alert"' in last
+        assert text in last
+        assert '<a href="/login">Sign in</a>' in last
+        assert "reconnecting" not in last
+        assert " hidden" not in last  # shown (static/js/chat.js reads " hidden" as "live is ok")
+
+
 def test_redis_down_sends_the_degraded_notice_and_recovery_clears_it(app, live_server, cookie):
     ws = connect(live_server, cookie)
     hub = get_hub(app)

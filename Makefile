@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: help install run test test-fast lint fmt typecheck check migrate migration downgrade seed clean browser
+.PHONY: help install run test test-fast lint fmt typecheck check migrate migration downgrade seed clean browser seed-bulk
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -65,6 +65,12 @@ downgrade: install ## Undo the newest migration
 
 seed: install ## Create the demo data (idempotent)
 	$(PY) -m blog.devserver --flask seed-demo
+
+# Bulk data for benchmarks: make seed-bulk ARGS="--users 100000 --posts 1000000" (--seed N,
+# --append; see `flask seed-bulk --help`). On the embedded PostgreSQL unless DATABASE_URL is set.
+seed-bulk: install ## Fill an empty database with volume through COPY (default 200 users, 20,000 posts)
+	$(PY) -m blog.devserver --migrate-only
+	$(PY) -m blog.devserver --flask seed-bulk $(ARGS)
 
 clean: ## Remove .venv, node_modules, static/vendor (keeps var/ data)
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -71,6 +71,7 @@ def flag(target: Target, *, reporter: User, reason: str) -> bool:
     )
     if target.hidden_at is None and (readers or 0) >= flags_to_hide():
         target.hidden_at = utcnow()
+        _count_in_tags(target, -1)
     emit(
         "content.flagged",
         aggregate_type=_kind(target),
@@ -160,6 +161,8 @@ def decide(target: Target, decision: str, *, actor: User, ip: str | None = None)
     ).rowcount  # type: ignore[attr-defined]
     was_hidden = target.hidden_at is not None
     target.hidden_at = None
+    if was_hidden:
+        _count_in_tags(target, +1)
     if decision == "agreed":
         summary = "; ".join(dict.fromkeys(r.strip() for r in reasons))[:480]
         if isinstance(target, Comment):
@@ -182,3 +185,12 @@ def decide(target: Target, decision: str, *, actor: User, ip: str | None = None)
     )
     db.session.flush()
     return int(count)
+
+
+def _count_in_tags(target: Target, delta: int) -> None:
+    """A published post hidden (-1) or shown again (+1) leaves or rejoins its tags' counts."""
+    if isinstance(target, Comment) or not target.is_published:
+        return
+    from blog.posts import services as post_services
+
+    post_services.count_post_tags(target.tags, delta)

@@ -498,6 +498,9 @@ class BulkSeeder:
     def run(self) -> dict[str, float]:
         """Load everything in the caller's transaction; returns seconds per table."""
         cur = self.cur
+        # The app's statement timeout (30 s) guards requests; an index build over a million
+        # posts takes longer, and a cancelled one rolls the whole load back.
+        cur.execute("SET LOCAL statement_timeout = 0")
         cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         if self.plan.append:

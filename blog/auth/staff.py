@@ -38,8 +38,9 @@ class UserFilter:
     deleted: str = ""  # yes | no | "" (both)
 
 
-# Counting stops here ("10000+ accounts"): an exact count of 100,000 accounts read them all.
-COUNT_CAP = 10_000
+# Counting stops here ("More than 500 accounts"): an exact count read every match (90 ms for
+# the 3,572 of 100,000 accounts starting with "ada"); past it, people narrow the search.
+COUNT_CAP = 500
 
 
 def search_users(filters: UserFilter, *, page: int, per_page: int = 50) -> tuple[list[User], int]:

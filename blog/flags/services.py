@@ -94,14 +94,30 @@ class QueueItem:
 
 
 def open_queue(limit: int = 50) -> list[QueueItem]:
-    """Items with open flags, oldest first, with their flags and context: four statements."""
+    """Items with open flags, oldest first, with their flags and context (one statement each
+    for the flags, their posts and their comments).
+
+    The `limit` items first flagged longest ago, then every open flag on them: not the oldest
+    10 x limit flags, which at a backlog of 500 flags loaded 500 posts for a page of 50."""
+    oldest = (
+        select(Flag.post_id, Flag.comment_id)
+        .where(Flag.resolved_at.is_(None))
+        .group_by(Flag.post_id, Flag.comment_id)
+        .order_by(func.min(Flag.created_at), Flag.post_id, Flag.comment_id)
+        .limit(limit)
+        .subquery()
+    )
     flags = list(
         db.session.scalars(
             select(Flag)
+            .join(
+                oldest,
+                (Flag.post_id.is_not_distinct_from(oldest.c.post_id))
+                & (Flag.comment_id.is_not_distinct_from(oldest.c.comment_id)),
+            )
             .where(Flag.resolved_at.is_(None))
             .options(joinedload(Flag.reporter))
             .order_by(Flag.created_at)
-            .limit(limit * 10)
         )
     )
     post_ids = {f.post_id for f in flags if f.post_id}

@@ -222,7 +222,7 @@ def bulk_plan(users: int, posts: int, seed: int = 1, **overrides: Any) -> Plan:
         "conversations": max(users, 2),
         "messages": posts // 5,
         "notifications": posts // 5,
-        "flags": max(posts // 2000, 5),
+        "flags": max(posts // 2000, 100),
         "audit": posts,
         "tags": 200,
         "avatars": 0.3,

@@ -27,7 +27,7 @@ from blog.posts.models import EXCERPT_LENGTH, Post, PostSlugRedirect, Tag, post_
 
 PAGE_SIZE = 20
 SEARCH_PAGE_SIZE = 20
-SEARCH_MAX_PAGES = 50
+SEARCH_MAX_PAGES = 10
 # Search ranks the newest this many matches (see search_posts): every page of them.
 SEARCH_CANDIDATES = SEARCH_PAGE_SIZE * SEARCH_MAX_PAGES
 SEARCH_MAX_WORDS = 8

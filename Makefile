@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 
-.PHONY: help install run test test-multihost test-fast lint fmt typecheck check migrate migration downgrade seed clean browser nginx screenshots
+.PHONY: help install run test test-multihost test-fast lint fmt typecheck check migrate migration downgrade seed seed-bulk clean browser nginx screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -74,6 +74,12 @@ seed: install ## Create the demo data (idempotent)
 
 screenshots: install browser ## The gallery: main pages at 1280/390 px, light/dark, into docs/screenshots/ (BLOG_URL=… to shoot a running site)
 	$(PY) scripts/screenshots.py $(if $(BLOG_URL),--url $(BLOG_URL))
+
+# Bulk data for benchmarks: make seed-bulk ARGS="--users 100000 --posts 1000000" (--seed N,
+# --append; see `flask seed-bulk --help`). On the embedded PostgreSQL unless DATABASE_URL is set.
+seed-bulk: install ## Fill an empty database with volume through COPY (default 200 users, 20,000 posts)
+	$(PY) -m blog.devserver --migrate-only
+	$(PY) -m blog.devserver --flask seed-bulk $(ARGS)
 
 clean: ## Remove .venv, node_modules, static/vendor (keeps var/ data)
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -207,11 +207,13 @@ def _register_blueprints(app: Flask) -> None:
 
 def _init_cli(app: Flask) -> None:
     from blog.jobs.cli import init_cli
+    from blog.ops.bulk import init_bulk
     from blog.ops.demo import init_demo
     from blog.outbox.cli import init_outbox_cli
     from blog.posts.cli import init_posts_cli
 
     init_cli(app)
     init_demo(app)
+    init_bulk(app)
     init_outbox_cli(app)
     init_posts_cli(app)

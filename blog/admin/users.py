@@ -44,6 +44,7 @@ def users():
         "results",
         users=rows,
         total=total,
+        count_cap=staff.COUNT_CAP,
         filters=filters,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),

@@ -56,6 +56,12 @@ class User(UUIDPrimaryKey, Timestamps, Base):
         ),
         # User names are unique whatever their case: "Ada" and "ada" are one person's name.
         Index("uq_users_user_name_lower", text("lower(user_name)"), unique=True),
+        # The admin's user search is by prefix, through these (no pg_trgm on the embedded
+        # PostgreSQL): a substring LIKE would read all the accounts.
+        Index("ix_users_user_name_prefix", text("lower(user_name) text_pattern_ops")),
+        Index("ix_users_email_prefix", text("email text_pattern_ops")),
+        Index("ix_users_display_name_prefix", text("lower(display_name) text_pattern_ops")),
+        Index("ix_users_created_at_id", text("created_at DESC"), "id"),
     )
 
     email: Mapped[str] = mapped_column(String(320), unique=True)

@@ -38,16 +38,25 @@ class UserFilter:
     deleted: str = ""  # yes | no | "" (both)
 
 
+# Counting stops here ("More than 500 accounts"): an exact count read every match (90 ms for
+# the 3,572 of 100,000 accounts starting with "ada"); past it, people narrow the search.
+COUNT_CAP = 500
+
+
 def search_users(filters: UserFilter, *, page: int, per_page: int = 50) -> tuple[list[User], int]:
-    """One page of users matching `filters`, newest first, and the total count."""
+    """One page of users matching `filters`, newest first, and the count (at most
+    COUNT_CAP + 1, meaning "more than COUNT_CAP").
+
+    The query matches the start of the user name, the email or the display name, through
+    text_pattern_ops indexes: without pg_trgm a substring match cannot use an index."""
     stmt: Select = select(User)
-    if filters.query:
-        needle = f"%{_escape_like(filters.query.strip().lower())}%"
+    if filters.query.strip():
+        needle = f"{_escape_like(filters.query.strip().lower())}%"
         stmt = stmt.where(
             or_(
                 func.lower(User.user_name).like(needle, escape="\\"),
                 User.email.like(needle, escape="\\"),
-                func.lower(func.coalesce(User.display_name, "")).like(needle, escape="\\"),
+                func.lower(User.display_name).like(needle, escape="\\"),
             )
         )
     if filters.role in ROLES:
@@ -62,7 +71,8 @@ def search_users(filters: UserFilter, *, page: int, per_page: int = 50) -> tuple
         stmt = stmt.where(User.deleted_at.is_not(None))
     elif filters.deleted == "no":
         stmt = stmt.where(User.deleted_at.is_(None))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    capped = stmt.with_only_columns(User.id).limit(COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(capped)) or 0
     rows = db.session.scalars(
         stmt.order_by(User.created_at.desc(), User.id).limit(per_page).offset((page - 1) * per_page)
     ).all()

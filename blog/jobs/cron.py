@@ -27,6 +27,8 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(auth_jobs.purge_deleted_accounts, queue_name="default", interval=3600)
     # Scheduled posts go out within a minute of their time.
     scheduler.register(post_jobs.publish_scheduled_posts, queue_name="default", interval=60)
+    # Tag counts (kept by deltas) recounted: an account deleted or restored moves them.
+    scheduler.register(post_jobs.recount_tags, queue_name="default", interval=600, job_timeout=600)
     # Views gathered in Redis reach posts.view_count (pages add the pending ones meanwhile).
     scheduler.register(post_jobs.flush_post_views, queue_name="default", interval=30)
     # The database's health, charted on /admin/database.

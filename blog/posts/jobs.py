@@ -11,7 +11,7 @@ from blog.core.db import utcnow
 from blog.extensions import db
 from blog.posts.counters import flush_view_counts
 from blog.posts.models import Post
-from blog.posts.services import publish_post
+from blog.posts.services import publish_post, refresh_tag_counts
 
 PUBLISH_BATCH = 100
 
@@ -42,3 +42,11 @@ def publish_scheduled_posts(now: datetime | None = None) -> int:
 def flush_post_views() -> int:
     """Move the view counts gathered in Redis into posts.view_count."""
     return flush_view_counts()
+
+
+def recount_tags() -> int:
+    """Recount every tag's posts (the services keep the counts by deltas; an account deleted
+    or restored is what they do not follow). Returns how many tags changed."""
+    changed = refresh_tag_counts()
+    db.session.commit()
+    return changed

@@ -88,12 +88,16 @@ class Tag(UUIDPrimaryKey, Base):
             name="name_normalised",
         ),
         CheckConstraint("slug ~ '^[^/?#%\\s]+$'", name="slug_url_safe"),
+        CheckConstraint("post_count >= 0", name="post_count_positive"),
     )
 
     # Lower-case, spaces as hyphens (blog.posts.slugs.normalise_tag_name): one spelling each.
     name: Mapped[str] = mapped_column(String(TAG_NAME_MAX), unique=True)
     slug: Mapped[str] = mapped_column(String(TAG_SLUG_MAX), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    # Published, visible posts with this tag: kept by the post services (a delta in the same
+    # transaction as the change) and recounted by cron, so no page aggregates post_tags.
+    post_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<Tag {self.name}>"

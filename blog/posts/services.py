@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from blog.audit.services import record_audit
@@ -143,6 +143,47 @@ def _apply_content(post: Post, title: str, content: str, tags: list[Tag]) -> Non
     post.tags = tags
 
 
+# The one definition of a tag's count (published, not hidden, by a live account); the
+# migration 0017 backfills with the same statement.
+_RECOUNT = """
+UPDATE tags SET post_count = coalesce(c.n, 0)
+FROM tags t LEFT JOIN (
+    SELECT pt.tag_id, count(*) AS n
+    FROM post_tags pt
+    JOIN posts p ON p.id = pt.post_id AND p.status = 'published' AND p.hidden_at IS NULL
+    JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL
+    GROUP BY pt.tag_id
+) c ON c.tag_id = t.id
+WHERE tags.id = t.id AND tags.post_count IS DISTINCT FROM coalesce(c.n, 0)
+"""
+
+
+def refresh_tag_counts_sql() -> str:
+    """The statement that recounts every tag (for seed-bulk's raw connection)."""
+    return _RECOUNT
+
+
+def refresh_tag_counts() -> int:
+    """Recount every tag: heals what the deltas do not follow (an account deleted or
+    restored). Returns how many tags changed."""
+    return db.session.execute(text(_RECOUNT)).rowcount  # type: ignore[attr-defined]
+
+
+def count_post_tags(tags: Iterable[Tag], delta: int) -> None:
+    """A post with these tags became visible in lists (+1) or left them (-1).
+
+    The UPDATE row-locks the tags until commit, so two publishes with one tag add up."""
+    ids = [tag.id for tag in tags]
+    if not ids:
+        return
+    db.session.execute(
+        update(Tag)
+        .where(Tag.id.in_(ids))
+        .values(post_count=func.greatest(Tag.post_count + delta, 0))
+        .execution_options(synchronize_session=False)
+    )
+
+
 def create_post(author: User, *, title: str, content: str, tag_names: list[str]) -> Post:
     """A new draft by `author` (whose address is confirmed: the view checks)."""
     post = Post(author_id=author.id, author=author, status="draft")
@@ -164,6 +205,10 @@ def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -
     tags = get_or_create_tags(tag_names)
     if [t.name for t in tags] != [t.name for t in post.tags]:
         changed.append("tags")
+        if post.is_published and post.hidden_at is None:
+            old_ids, new_ids = {t.id for t in post.tags}, {t.id for t in tags}
+            count_post_tags([t for t in post.tags if t.id not in new_ids], -1)
+            count_post_tags([t for t in tags if t.id not in old_ids], +1)
     _apply_content(post, title, content, tags)
     if changed:
         post.updated_at = utcnow()
@@ -186,6 +231,8 @@ def publish_post(post: Post, *, actor: User | None, now: datetime | None = None)
     now = now or utcnow()
     republished = post.is_archived
     post.publish(now)
+    if post.hidden_at is None:
+        count_post_tags(post.tags, +1)
     db.session.flush()
     emit(
         "post.published",
@@ -208,6 +255,8 @@ def publish_post(post: Post, *, actor: User | None, now: datetime | None = None)
 def archive_post(post: Post, *, actor: User, ip: str | None = None) -> Post:
     """Published → archived, with `post.archived`. A moderator's archive is audited."""
     post.archive(utcnow(), by=actor.id)
+    if post.hidden_at is None:
+        count_post_tags(post.tags, -1)
     db.session.flush()
     emit(
         "post.archived",

@@ -144,7 +144,7 @@ def search():
         tag=tag,
         tag_slug=tag_slug,
         results=results,
-        tags=queries.tag_index()[:50],
+        tags=queries.tag_index(50),
     )
 
 

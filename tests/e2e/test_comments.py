@@ -111,7 +111,7 @@ def test_a_moderator_removes_a_comment_and_an_archived_post_takes_none(
 
 def _configure(app: Flask, key: str, value: object) -> None:
     """Store a runtime setting as an admin would, and drop this process's cached copy."""
-    from blog.ops.runtime import invalidate_settings
+    from blog.core.settings import invalidate_settings
     from blog.ops.services import set_setting
 
     with app.app_context():

@@ -67,7 +67,7 @@ def _headings(html: str) -> list[int]:
 def test_the_post_page_has_the_reading_layout(app, article):
     html = new_client(app).get(article).get_data(as_text=True)
 
-    assert 'href="/static/css/reading.css"' in html
+    assert 'href="/static/css/reading.css?v=' in html
     assert 'class="post reading"' in html
     # The byline: the author's picture and name, the published time, the reading time.
     start = html.index('class="post-byline"')
@@ -143,7 +143,7 @@ def test_the_editor_preview_is_highlighted_and_styled(app):
         email = make_author().email
         db.session.remove()
     client = signed_in(app, email)
-    assert 'href="/static/css/reading.css"' in client.get("/write").get_data(as_text=True)
+    assert 'href="/static/css/reading.css?v=' in client.get("/write").get_data(as_text=True)
     token = client.csrf("/write")
     html = client.post(
         "/write/preview", data={"csrf_token": token, "content": "```js\nlet x = 1;\n```"}

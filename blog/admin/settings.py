@@ -11,6 +11,7 @@ from blog.admin.forms import MaintenanceForm, SettingForm
 from blog.admin.views import bp
 from blog.auth.access import require_admin
 from blog.core.htmx import redirect_to, render
+from blog.core.inputs import InputRefused, loads_bounded
 from blog.extensions import db
 from blog.ops import services
 from blog.ops.runtime import forget_settings, invalidate_settings
@@ -79,9 +80,11 @@ def save_setting(key: str):
     form = SettingForm(prefix=key)
     if form.validate():
         try:
-            value = json.loads(form.value.data)
+            value = loads_bounded(form.value.data)
         except json.JSONDecodeError as exc:
             form.value.errors = [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]
+        except InputRefused as exc:
+            form.value.errors = [str(exc)]
         else:
             errors: list[str] = []
             response = _save(key, value, errors)

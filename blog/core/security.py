@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -74,15 +74,10 @@ def init_security(app: Flask) -> None:
     # can end the request with a 413 or 400, and that error page and its log line need the id.
     app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
 
-    @app.before_request
-    def refuse_undecodable_query() -> None:
-        # Werkzeug decodes the query string strictly, so raw non-UTF-8 bytes (browsers
-        # percent-encode; scanners do not) would raise UnicodeDecodeError from request.args
-        # inside whichever view reads it: a 500 instead of a 400.
-        try:
-            request.query_string.decode()
-        except UnicodeDecodeError:
-            abort(400, "The address contains characters that could not be read.")
+    # Second: NUL, undecodable text, oversized forms and deep JSON never reach a view.
+    from blog.core.inputs import init_inputs
+
+    init_inputs(app)
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:

@@ -61,6 +61,20 @@ def _sweep(app) -> None:
         db.session.remove()
 
 
+def _spend_quick_retries(app, row) -> None:
+    with app.app_context():  # RQ's quick retries (2, 10, 30, 120 s), run at once
+        for _ in range(MAX_ATTEMPTS - 1):
+            with contextlib.suppress(Exception):
+                deliver_notification_email(str(row.id))
+            db.session.remove()
+        # Those were the retries RQ had scheduled for the job: it is spent.
+        from rq.job import Job
+
+        from blog.core.redis import get_redis
+
+        Job.fetch(f"notification-email-{row.id}", connection=get_redis()).delete()
+
+
 def test_the_retry_schedule_covers_at_least_a_day():
     waits = [mail_retry_delay(n) for n in range(MAX_ATTEMPTS, MAIL_MAX_ATTEMPTS)]
     assert sum(waits, timedelta()) >= timedelta(hours=24)
@@ -76,17 +90,7 @@ def test_an_outage_of_a_day_is_retried_then_listed_for_the_admin_and_sent_once(
     _suspend(app, person.id)
     run_jobs(allow_failures=True)
     row = _row(app, person.id)
-    with app.app_context():  # RQ's quick retries (2, 10, 30, 120 s), run at once
-        for _ in range(MAX_ATTEMPTS - 1):
-            with contextlib.suppress(Exception):
-                deliver_notification_email(str(row.id))
-            db.session.remove()
-        # Those were the retries RQ had scheduled for the job: it is spent.
-        from rq.job import Job
-
-        from blog.core.redis import get_redis
-
-        Job.fetch(f"notification-email-{row.id}", connection=get_redis()).delete()
+    _spend_quick_retries(app, row)
     row = _row(app, person.id)
     assert (row.status, row.attempts) == ("pending", MAX_ATTEMPTS)  # not given up after 162 s
 

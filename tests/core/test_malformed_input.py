@@ -836,3 +836,20 @@ def test_a_lone_surrogate_in_a_json_body_is_a_400(app, client, user, sign_in):
     )
 
     assert response.status_code == 400
+
+
+def test_a_long_post_in_another_script_is_not_a_413(app):
+    """The form limit bounds each field as typed (decoded), not the percent-encoded body: a
+    post of 100,000 CJK characters is 300 kB of text and 900 kB urlencoded."""
+    from tests.posts.helpers import new_author, signed_in
+
+    author = new_author(app)
+    browser = signed_in(app, author.email)
+
+    response = browser.post_form(
+        "/write",
+        {"title": "A long post", "content": "漢" * 100_000, "action": "save"},
+        csrf_from="/write",
+    )
+
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]

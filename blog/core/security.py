@@ -109,6 +109,12 @@ _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The signed token in the link is the authority, and mail clients POST it one-click (RFC 8058)
 # from their own servers, with their own Origin or none.
 ORIGIN_EXEMPT_ENDPOINTS = frozenset({"notifications.unsubscribe"})
+# Pages reached through a mailed link send `Referrer-Policy: no-referrer` (their URL carries
+# the secret), and under that policy browsers send `Origin: null` with the page's own form.
+# There "null" is accepted: forging that POST needs the secret in the URL already.
+NULL_ORIGIN_ENDPOINTS = frozenset(
+    {"auth.verify_email", "auth.reset_password", "auth.confirm_email_change"}
+)
 CROSS_SITE = (
     "This form was sent from another site, so it was refused. If you sent it yourself, "
     "reload the page on this site and try again."
@@ -143,6 +149,8 @@ def check_request_origin() -> None:
     }
     origin = request.headers.get("Origin")
     if origin is not None:
+        if origin == "null" and request.endpoint in NULL_ORIGIN_ENDPOINTS:
+            return
         if origin.lower() not in allowed:  # "null" too: a sandboxed frame or a data: page
             abort(403, CROSS_SITE)
         return

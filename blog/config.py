@@ -59,6 +59,9 @@ class Settings:
     proxy_hops: int = 0
     # The peers whose forwarded headers are believed (the proxies' addresses); empty: any peer.
     proxy_allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    # How long a statement waits for a row or table lock before it fails (a 503): a lock held
+    # on a busy table must not pile every request of a process up behind it.
+    lock_timeout_ms: int = 3000
     # Sessions: absolute lifetime (plain / "remember me"), idle timeout, token rotation.
     session_hours: int = 12
     session_remember_days: int = 30
@@ -98,7 +101,10 @@ class Settings:
                 "pool_pre_ping": True,
                 "pool_recycle": 1800,
                 "connect_args": {
-                    "options": f"-c statement_timeout={self.statement_timeout_ms}",
+                    "options": (
+                        f"-c statement_timeout={self.statement_timeout_ms} "
+                        f"-c lock_timeout={self.lock_timeout_ms}"
+                    ),
                     "connect_timeout": 5,
                     "application_name": "blog",
                 },
@@ -526,6 +532,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "BLOG_ARGON2_MEMORY_COST", 8 * 1024 if cheap_hashes else 64 * 1024, 8, 4 << 20
         ),
         statement_timeout_ms=_int(env, "BLOG_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000),
+        lock_timeout_ms=_int(env, "BLOG_LOCK_TIMEOUT_MS", 3_000, 100, 600_000),
         # How many reverse proxies in front of the app append X-Forwarded-For. 0 (the default)
         # trusts none: a client could otherwise pick its own address for the rate limiter.
         proxy_hops=proxy_hops,

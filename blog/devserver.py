@@ -4,9 +4,11 @@ Starts an embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset,
 migrations, creates the demo data on the first run, then supervises web, two workers (`events`,
 in-process, for the outbox and notifications; `worker`, forking, for mail and the rest) and cron.
 With no BLOG_SMTP_URL it also runs a mail sink (blog/devmail/sink.py) that keeps every message
-under var/mail for /dev/mail. A child that dies is restarted after a second; one that keeps dying
-(more than 5 times in 60 s) stops everything. Ctrl-C (or SIGTERM) stops every child, the sink and
-both embedded servers.
+under var/mail for /dev/mail. A child that dies is restarted after 1, 2, 4 … 30 s (the delay
+grows while it keeps dying, and starts again at 1 s once it has run for a minute); only a crash
+loop lasting CRASH_LOOP_SECONDS (5 minutes) stops everything, with a message naming the child
+and the last line it wrote to stderr. Ctrl-C (or SIGTERM) stops every child, the sink and both
+embedded servers.
 
     python -m blog.devserver                 # run everything
     python -m blog.devserver --migrate-only  # just bring the database to head
@@ -21,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import deque
@@ -43,9 +46,14 @@ if TYPE_CHECKING:
 
 STOP_GRACE_SECONDS = 10
 POLL_SECONDS = 0.5
-RESTART_DELAY_SECONDS = 1.0
-CRASH_WINDOW_SECONDS = 60.0
-MAX_CRASHES_IN_WINDOW = 5  # one more within the window stops everything
+# The delay before restarting a child that died: the n-th crash in a row waits BACKOFF[n-1],
+# the last one after that.
+BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+# A run this long ends a crash loop: the next crash waits 1 s again.
+STABLE_SECONDS = 60.0
+# Crashing (no stable run in between) for this long stops everything: 5 SIGKILLs of the events
+# worker in 35 s must not, a child that cannot start for minutes must.
+CRASH_LOOP_SECONDS = 300.0
 
 
 def say(message: str) -> None:
@@ -180,8 +188,13 @@ class Child:
         self.process: subprocess.Popen[bytes] | None = None
         # Its descendants as last seen: once it is dead they can no longer be found through it.
         self.tree: list[psutil.Process] = []
-        self.crashes: deque[float] = deque()
         self.restart_at: float | None = None
+        self.started_at = 0.0
+        # Crashes in a row (no stable run between them), and when the first of them happened.
+        self.crashes_in_a_row = 0
+        self.loop_started: float | None = None
+        # The last lines it wrote to stderr (passed on to ours): its last error, for the message.
+        self.stderr_tail: deque[str] = deque(maxlen=20)
 
     def start(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         # Own session: Ctrl-C reaches only us, and we stop the children in order.
@@ -191,9 +204,30 @@ class Child:
             cwd=PROJECT_ROOT,
             start_new_session=True,
             preexec_fn=die_with_parent,  # noqa: PLW1509
+            stderr=subprocess.PIPE,
         )
         self.tree, self.restart_at = [], None
+        self.started_at = time.monotonic()
+        threading.Thread(
+            target=self._pass_stderr, args=(self.process,), daemon=True, name=f"{self.name}-stderr"
+        ).start()
         return self.process
+
+    def _pass_stderr(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stderr is not None
+        out = sys.stderr.buffer
+        for line in iter(process.stderr.readline, b""):
+            with contextlib.suppress(OSError, ValueError):
+                out.write(line)
+                out.flush()
+            text = line.decode(errors="replace").strip()
+            if text:
+                self.stderr_tail.append(text)
+        process.stderr.close()
+
+    def last_error(self) -> str:
+        """Its last line on stderr (a traceback ends with the exception), or "no output"."""
+        return self.stderr_tail[-1] if self.stderr_tail else "no output on stderr"
 
     def remember_tree(self) -> None:
         import psutil
@@ -202,12 +236,22 @@ class Child:
         with contextlib.suppress(psutil.NoSuchProcess):
             self.tree = psutil.Process(self.process.pid).children(recursive=True)
 
-    def record_crash(self, now: float) -> int:
-        """Note a crash; returns how many happened within the window."""
-        self.crashes.append(now)
-        while self.crashes and self.crashes[0] < now - CRASH_WINDOW_SECONDS:
-            self.crashes.popleft()
-        return len(self.crashes)
+    def record_crash(self, now: float) -> float:
+        """Note a crash; returns how long it has been crashing (0 for a first crash)."""
+        if now - self.started_at >= STABLE_SECONDS:  # it ran well: a new loop, if any
+            self.crashes_in_a_row, self.loop_started = 0, None
+        self.crashes_in_a_row += 1
+        if self.loop_started is None:
+            self.loop_started = now
+        return now - self.loop_started
+
+    def restart_delay(self) -> float:
+        return restart_delay(self.crashes_in_a_row)
+
+
+def restart_delay(crashes_in_a_row: int) -> float:
+    """1, 2, 4, 8, 16, 30, 30 … seconds for the 1st, 2nd … crash in a row."""
+    return BACKOFF_SECONDS[min(max(crashes_in_a_row, 1), len(BACKOFF_SECONDS)) - 1]
 
 
 def supervise(
@@ -245,20 +289,22 @@ def supervise(
                 # What it leaves behind (gunicorn workers, an RQ work horse mid-job) must not
                 # outlive it: a restarted web could not bind, a horse would run on unsupervised.
                 _terminate([*child.tree, *_orphans(launcher, services, children)])
-                crashes = child.record_crash(now)
-                if crashes > MAX_CRASHES_IN_WINDOW:
+                crashing_for = child.record_crash(now)
+                if crashing_for >= CRASH_LOOP_SECONDS:
                     say(
-                        f"{child.name} {_describe_exit(code)}, its {crashes}th crash within "
-                        f"{CRASH_WINDOW_SECONDS:.0f} s: stopping everything (see its output above)"
+                        f"{child.name} keeps crashing: {child.crashes_in_a_row} crashes in a row "
+                        f"over {_duration(crashing_for)}, the last one {_describe_exit(code)}. "
+                        f"Its last error: {child.last_error()}. Stopping everything."
                     )
                     return 1
+                delay = child.restart_delay()
+                n = child.crashes_in_a_row
                 say(
-                    f"{child.name} {_describe_exit(code)}: restarting it in "
-                    f"{RESTART_DELAY_SECONDS:.0f} s ({crashes} crash{'es' if crashes > 1 else ''} "
-                    f"within {CRASH_WINDOW_SECONDS:.0f} s; more than {MAX_CRASHES_IN_WINDOW} "
-                    "stop everything)"
+                    f"{child.name} {_describe_exit(code)}: restarting it in {delay:g} s "
+                    f"({n} crash{'es' if n > 1 else ''} in a row; last error: "
+                    f"{child.last_error()})"
                 )
-                child.restart_at = now + RESTART_DELAY_SECONDS
+                child.restart_at = now + delay
             _reap_orphans(launcher, services, children)
             time.sleep(POLL_SECONDS)
     except (Stop, KeyboardInterrupt):
@@ -266,6 +312,11 @@ def supervise(
         return 0
     finally:
         _stop_children(children, launcher, services)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def _describe_exit(code: int) -> str:

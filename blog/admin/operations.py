@@ -16,6 +16,8 @@ from blog.auth.forms import EmptyForm
 from blog.core.htmx import redirect_to, render
 from blog.extensions import db
 from blog.jobs import inspect
+from blog.jobs.queues import get_queue
+from blog.notifications.jobs import enqueue_deliveries, failed_emails, retry_failed_emails
 from blog.outbox.events import trigger_relay_on_commit
 from blog.outbox.services import outbox_stats, parked_events, unpark_events
 
@@ -37,6 +39,7 @@ def jobs():
         redis_error=redis_error,
         outbox=outbox_stats(),
         parked=parked_events(),
+        failed_mail=failed_emails(),
     )
 
 
@@ -104,3 +107,41 @@ def retry_parked():
         trigger_relay_on_commit()
     flash(f"{count} parked event(s) are back in the relay's queue.", "success")
     return redirect_to(url_for("admin.jobs"))
+
+
+def _retry_mail(notification_id: uuid.UUID | None) -> int:
+    ids = retry_failed_emails(notification_id)
+    if ids:
+        _audit(
+            "mail.retry" if notification_id else "mail.retry_all",
+            "notification",
+            str(notification_id) if notification_id else None,
+            count=len(ids),
+        )
+    db.session.commit()
+    # After the commit: a worker must find the rows pending. A lost enqueue is caught by the
+    # cron sweep (the rows are pending again).
+    try:
+        enqueue_deliveries(get_queue("mail"), ids)
+    except RedisError as exc:
+        flash(f"The mail queue is unreachable ({exc}); the sweep will send them.", "warning")
+    return len(ids)
+
+
+@bp.post("/jobs/mail/<uuid:notification_id>/retry")
+@require_admin
+def retry_mail(notification_id: uuid.UUID):
+    EmptyForm()
+    if _retry_mail(notification_id) == 0:
+        abort(404)
+    flash("The email is queued again, with a fresh day of retries.", "success")
+    return redirect_to(url_for("admin.jobs") + "#ops-failed-mail")
+
+
+@bp.post("/jobs/mail/retry-failed")
+@require_admin
+def retry_all_mail():
+    EmptyForm()
+    count = _retry_mail(None)
+    flash(f"{count} failed email(s) are queued again.", "success")
+    return redirect_to(url_for("admin.jobs") + "#ops-failed-mail")

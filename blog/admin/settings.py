@@ -12,6 +12,7 @@ from blog.admin.views import bp
 from blog.auth.access import require_admin
 from blog.core.htmx import redirect_to, render
 from blog.core.settings import SETTINGS, SettingInvalid, forget_settings, invalidate_settings
+from blog.core.inputs import InputRefused, loads_bounded
 from blog.extensions import db
 from blog.ops import services
 
@@ -78,9 +79,11 @@ def save_setting(key: str):
     form = SettingForm(prefix=key)
     if form.validate():
         try:
-            value = json.loads(form.value.data)
+            value = loads_bounded(form.value.data)
         except json.JSONDecodeError as exc:
             form.value.errors = [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]
+        except InputRefused as exc:
+            form.value.errors = [str(exc)]
         else:
             errors: list[str] = []
             response = _save(key, value, errors)

@@ -10,6 +10,10 @@ misses the settings cache. So a request takes one of (pool_size + max_overflow) 
 anything else runs, and waits for a slot (not for a connection) when all are taken; the
 websocket gives its slot back once its handshake is done (`release_slot`), and each message a
 tab sends takes one for its handler (`slot`). Static files take none.
+
+The probes must answer while the gate is full (a lock on a busy table held every slot for 40 s
+once): /healthz touches no database and takes no slot; /readyz waits at most READY_WAIT_SECONDS
+for one and otherwise reports the database as busy (a 503 from the probe itself).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from collections.abc import Iterator
 from flask import Flask, abort, current_app, g, request
 
 _EXT_KEY = "blog_dbgate"
+NO_SLOT_ENDPOINTS = frozenset({"static", "ops.healthz"})
+READY_ENDPOINT = "ops.readyz"
+READY_WAIT_SECONDS = 0.5
 
 
 class DatabaseGate:
@@ -29,8 +36,9 @@ class DatabaseGate:
         self.wait_seconds = wait_seconds
         self._semaphore = threading.BoundedSemaphore(slots)
 
-    def acquire(self) -> bool:
-        return self._semaphore.acquire(timeout=self.wait_seconds)
+    def acquire(self, wait_seconds: float | None = None) -> bool:
+        wait = self.wait_seconds if wait_seconds is None else wait_seconds
+        return self._semaphore.acquire(timeout=wait)
 
     def release(self) -> None:
         self._semaphore.release()
@@ -47,7 +55,13 @@ def init_dbgate(app: Flask) -> None:
 
     @app.before_request
     def take_slot() -> None:
-        if request.endpoint == "static":
+        if request.endpoint in NO_SLOT_ENDPOINTS:
+            return
+        if request.endpoint == READY_ENDPOINT:
+            if gate.acquire(READY_WAIT_SECONDS):
+                g.dbgate_slot = True
+            else:
+                g.dbgate_busy = True  # the probe answers "not ready" without the database
             return
         if not gate.acquire():
             abort(503)  # the error page says "try again shortly"

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from blog.core.htmx import error_beside_form, is_htmx, mark_error_answer
@@ -98,25 +99,56 @@ def init_errors(app: Flask) -> None:
         if code == 429:
             retry_after = getattr(exc, "retry_after", None) or _retry_after(exc)
             response.headers["Retry-After"] = str(retry_after)
+        if code == 503:  # the database gate was full: a moment's wait is enough
+            response.headers.setdefault("Retry-After", str(DATABASE_RETRY_AFTER))
         if code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
     @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError) -> tuple[str, int]:
-        log.error("database unavailable: %s", exc.orig)
-        _rollback_quietly()
-        return render_error(503, "The database is unavailable. Please try again shortly.")
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: Exception):
+        # OperationalError covers a server that is down or restarting, a connection that broke,
+        # and a statement that waited out lock_timeout or statement_timeout.
+        log.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
+        return _database_outage_page(app)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
         if isinstance(exc, HTTPException):  # pragma: no cover - handled above
             raise exc
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            log.error("database connection lost: %s", exc.orig)  # the server went away
+            return _database_outage_page(app)
         log.exception("unhandled error")
         # A failed statement leaves the session's transaction aborted; the error page (its nav
         # reads the signed-in user and the badge) must not fail on it in turn.
         _rollback_quietly()
         return render_error(500)
+
+
+# Seconds a client should wait after a database outage page: a restart takes a few.
+DATABASE_RETRY_AFTER = 5
+
+
+def _database_outage_page(app: Flask):
+    _rollback_quietly()
+    # The page's header shows who is signed in and their badge counts, both read from the
+    # database that just failed; a second failure inside this handler would escape as a bare
+    # "Internal Server Error". The page is rendered for an anonymous visitor instead.
+    _forget_user()
+    body, status = render_error(503, "The database is unavailable. Please try again shortly.")
+    response = app.make_response((body, status))
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+def _forget_user() -> None:
+    from flask import g
+
+    from blog.extensions import login_manager
+
+    g._login_user = login_manager.anonymous_user()
 
 
 def _retry_after(exc: HTTPException) -> int:

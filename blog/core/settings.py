@@ -153,6 +153,9 @@ def _from_redis(environment: str) -> dict[str, Any] | None:
     return {k: json.loads(v) for k, v in decoded.items() if k != "__loaded__"}
 
 
+UNDEFINED_TABLE = "42P01"  # SQLSTATE undefined_table
+
+
 def _from_database(environment: str) -> dict[str, Any] | None:
     redis = get_redis()
     try:
@@ -169,6 +172,12 @@ def _from_database(environment: str) -> dict[str, Any] | None:
                 )
             ).all()
     except SQLAlchemyError as exc:
+        if getattr(getattr(exc, "orig", None), "pgcode", None) == UNDEFINED_TABLE:
+            # Before the migrations have run (the first `make run`: the slow-statement log
+            # reads its threshold while `flask db upgrade` works): the defaults are right, and
+            # a warning about a missing table would only alarm.
+            log.debug("configuration table not created yet: using the defaults")
+            return None
         log.warning("configuration unreadable, using the defaults: %s", exc)
         return None
     values = {key: value for key, value in rows}

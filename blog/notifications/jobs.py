@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from rq import Queue, Retry
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from blog.auth.models import User
 from blog.core.db import utcnow
@@ -37,18 +37,46 @@ from blog.notifications.models import Notification, PushSubscription
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # push: then failed
 RETRY_INTERVALS = (2, 10, 30, 120)  # one per retry after the first attempt (field notes)
+# Email outlives an SMTP outage: after the quick retries above (attempts 1-5, RQ's), the cron
+# sweep tries again after 5, 10, 20, 40, 80 min and then every 2 h, and only the attempt that
+# fails past MAIL_RETRY_FOR (counted from the first failure's schedule: MAIL_MAX_ATTEMPTS
+# attempts, about 24.6 h) marks the row failed, where the admin jobs page lists it with Retry.
+MAIL_SLOW_RETRIES = tuple(timedelta(minutes=m) for m in (5, 10, 20, 40, 80))
+MAIL_RETRY_CAP = timedelta(hours=2)
+MAIL_RETRY_FOR = timedelta(hours=24)
+
+
+def mail_retry_delay(attempts: int) -> timedelta:
+    """How long after its `attempts`-th failed attempt an email waits for the sweep."""
+    slow = attempts - MAX_ATTEMPTS  # 0 for the last of the quick retries
+    return MAIL_SLOW_RETRIES[slow] if 0 <= slow < len(MAIL_SLOW_RETRIES) else MAIL_RETRY_CAP
+
+
+def _mail_max_attempts() -> int:
+    total, attempts = timedelta(), MAX_ATTEMPTS
+    while total < MAIL_RETRY_FOR:
+        total += mail_retry_delay(attempts)
+        attempts += 1
+    return attempts
+
+
+MAIL_MAX_ATTEMPTS = _mail_max_attempts()
 SWEEP_AFTER = timedelta(minutes=2)
 SWEEP_BATCH = 500
 
 
-def _delivery_job(notification_id: uuid.UUID | str, *, push: bool) -> Any:
+def _delivery_job(
+    notification_id: uuid.UUID | str, *, push: bool, quick_retries: bool = True
+) -> Any:
     return Queue.prepare_data(
         deliver_notification_push if push else deliver_notification_email,
         (str(notification_id),),
         job_id=f"notification-{'push' if push else 'email'}-{notification_id}",
-        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS))
+        if quick_retries
+        else None,
         timeout=120 if push else 60,
         result_ttl=300,
         failure_ttl=7 * 24 * 3600,
@@ -56,10 +84,14 @@ def _delivery_job(notification_id: uuid.UUID | str, *, push: bool) -> Any:
 
 
 def enqueue_deliveries(
-    queue: Queue, notification_ids: Iterable[uuid.UUID | str], *, push: bool = False
+    queue: Queue,
+    notification_ids: Iterable[uuid.UUID | str],
+    *,
+    push: bool = False,
+    quick_retries: bool = True,
 ) -> None:
     """Queue one delivery job per email (or push) notification, in one Redis round trip."""
-    jobs = [_delivery_job(nid, push=push) for nid in notification_ids]
+    jobs = [_delivery_job(nid, push=push, quick_retries=quick_retries) for nid in notification_ids]
     if jobs:
         with queue.connection.pipeline() as pipe:
             queue.enqueue_many(jobs, pipeline=pipe)
@@ -101,14 +133,28 @@ def deliver_notification_email(notification_id: str) -> str:
         send_mail(to=user.email, subject=subject, text=text, html=html, headers=headers)
     except Exception as exc:
         row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-        if row.attempts >= MAX_ATTEMPTS:
+        row.next_attempt_at = None
+        if row.attempts >= MAIL_MAX_ATTEMPTS:
             row.status = "failed"
+        elif row.attempts >= MAX_ATTEMPTS:  # RQ's quick retries are spent: the sweep's turn
+            row.next_attempt_at = utcnow() + mail_retry_delay(row.attempts)
         db.session.commit()
         if row.status == "failed":
-            log.warning("notification mail %s failed for good: %s", notification_id, exc)
+            log.warning(
+                "notification mail %s failed for good after %d attempts: %s",
+                notification_id,
+                row.attempts,
+                exc,
+            )
             return "failed"
+        if row.next_attempt_at is not None:
+            log.info(
+                "notification mail %s: retry at %s (%s)", notification_id, row.next_attempt_at, exc
+            )
+            return "retrying"
         raise
     row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    row.next_attempt_at = None
     db.session.commit()
     return "sent"
 
@@ -178,13 +224,15 @@ def sweep_pending_emails() -> int:
     (cron)."""
     from blog.jobs.queues import get_queue
 
+    now = utcnow()
     rows = list(
         db.session.execute(
-            select(Notification.id, Notification.type)
+            select(Notification.id, Notification.type, Notification.next_attempt_at)
             .where(
                 Notification.status == "pending",
                 Notification.type.in_(("email", "push")),
-                Notification.created_at < utcnow() - SWEEP_AFTER,
+                Notification.created_at < now - SWEEP_AFTER,
+                or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
             )
             .order_by(Notification.created_at)
             .limit(SWEEP_BATCH)
@@ -192,7 +240,7 @@ def sweep_pending_emails() -> int:
     )
     db.session.rollback()
     queue = get_queue("mail")
-    for nid, type_ in rows:
+    for nid, type_, next_attempt_at in rows:
         job = queue.fetch_job(f"notification-{type_}-{nid}")
         # A job still waiting, running or scheduled for a retry will do it.
         if job is not None and job.get_status(refresh=False) in (
@@ -202,8 +250,37 @@ def sweep_pending_emails() -> int:
             "deferred",
         ):
             continue
-        enqueue_deliveries(queue, [nid], push=type_ == "push")
+        # A slow retry is one attempt; its failure schedules the next.
+        enqueue_deliveries(
+            queue, [nid], push=type_ == "push", quick_retries=next_attempt_at is None
+        )
     return len(rows)
+
+
+def failed_emails(limit: int = 100) -> list[Notification]:
+    """Email notifications given up on, newest first (the admin jobs page)."""
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.type == "email", Notification.status == "failed")
+            .order_by(Notification.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retry_failed_emails(notification_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """Failed email(s) → pending with a fresh day of retries; returns their ids. The caller
+    commits, then enqueues them (enqueue_deliveries)."""
+    stmt = (
+        update(Notification)
+        .where(Notification.type == "email", Notification.status == "failed")
+        .values(status="pending", attempts=0, next_attempt_at=None)
+        .returning(Notification.id)
+    )
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    return list(db.session.scalars(stmt))
 
 
 def render_mail(template: str, **context: object) -> tuple[str, str]:

@@ -122,6 +122,8 @@ class Notification(UUIDPrimaryKey, Base):
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A pending email whose quick retries failed: when the cron sweep may try it again.
+    next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     # The inbox loads it with the page (joinedload): one statement for the list.
     actor: Mapped[Any] = relationship("User", foreign_keys=[actor_id], viewonly=True)

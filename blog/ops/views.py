@@ -8,7 +8,7 @@ import socket
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
@@ -42,8 +42,20 @@ def _timed(check: Any) -> dict[str, Any]:
     return result
 
 
+# The probe answers within about 2 s: each database check gives up after this long.
+PROBE_TIMEOUT_MS = 1000
+
+
 def _check_database() -> dict[str, Any]:
+    if g.get("dbgate_busy"):
+        raise TimeoutError("every database slot of this process is taken (a lock or slow query)")
     try:
+        db.session.execute(
+            text(
+                f"SET LOCAL statement_timeout = {PROBE_TIMEOUT_MS}; "
+                f"SET LOCAL lock_timeout = {PROBE_TIMEOUT_MS}"
+            )
+        )
         stmt = (
             insert(HealthCheck)
             .values(component=COMPONENT, status="ok", details={}, checked_at=utcnow())
@@ -66,6 +78,8 @@ def _check_redis() -> dict[str, Any]:
 
 
 def _check_migrations() -> dict[str, Any]:
+    if g.get("dbgate_busy"):
+        raise TimeoutError("no database slot free")
     current = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
     head = migration_heads(current_app)
     return {"ok": current == head, "current": sorted(current), "head": sorted(head)}

@@ -88,6 +88,16 @@ def sniff(head: bytes) -> str | None:
     return next((mime for magic, mime in _MAGIC if head.startswith(magic)), None)
 
 
+def has_usable_name(raw: str | None) -> bool:
+    """The client's file name names a file: its last path segment is not empty, "." or "..".
+
+    Such a name is a directory, not a file; refused (400) rather than renamed, as Django's
+    storage does for these names.
+    """
+    last = re.split(r"[/\\]", unicodedata.normalize("NFC", raw or ""))[-1]
+    return _CONTROL.sub("", last).strip() not in ("", ".", "..")
+
+
 def display_name(raw: str | None, mime_type: str | None = None) -> str:
     """The client's file name made fit to show: its last path segment, no control characters,
     at most 255 characters. Display only: it never becomes a path or a key."""

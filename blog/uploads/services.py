@@ -18,7 +18,7 @@ from blog.auth.models import User
 from blog.core.settings import get_setting, register_setting
 from blog.extensions import db
 from blog.outbox.events import emit
-from blog.uploads.inspect import UploadRefused, display_name, inspect_upload
+from blog.uploads.inspect import UploadRefused, display_name, has_usable_name, inspect_upload
 from blog.uploads.models import FileMetadata
 from blog.uploads.storage import Storage, blob_key
 
@@ -81,6 +81,11 @@ def upload_file(
 
     Precondition: `stream` is seekable (Werkzeug spools a large part to a temporary file).
     """
+    if not has_usable_name(client_name):
+        raise UploadRefused(
+            "The file has no usable name (it is empty, “.” or “..”). Rename it and try again.",
+            400,
+        )
     max_bytes, quota = upload_limits()
     stream.seek(0, 2)
     if stream.tell() > max_bytes:

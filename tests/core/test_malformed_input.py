@@ -22,8 +22,9 @@ from tests.conftest import HtmxClient, new_client
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 MEGABYTE = "x" * (1024 * 1024)
-# Just under the 1 MiB body limit: big values that still reach the form's own checks.
-NEAR_LIMIT = "x" * (1024 * 1024 - 4096)
+# Just under the 512 KiB form limit (MAX_FORM_MEMORY_SIZE, every encoding since issue 19): big
+# values that still reach the form's own checks.
+NEAR_LIMIT = "x" * (512 * 1024 - 4096)
 GOOD = DEFAULT_PASSWORD
 RTL_OVERRIDE = "\u202e"
 ZERO_WIDTH_JOINER = "\u200d"
@@ -134,9 +135,6 @@ REJECTED_SIGN_UPS = {
     "all missing": {},
     "confirm missing": sign_up(confirm=None),
     "only spaces": sign_up(email="   ", user_name="   "),
-    "NUL in email": sign_up(email="new\x00comer@example.com"),
-    "NUL in user name": sign_up(user_name="new\x00comer"),
-    "NUL in password": sign_up(password=GOOD + "\x00", confirm=GOOD + "\x00"),
     "escape in user name": sign_up(user_name="new\x1b[31mcomer"),
     "backspace in user name": sign_up(user_name="newcomer\x08\x08\x08"),
     "DEL in user name": sign_up(user_name="new\x7fcomer"),
@@ -208,12 +206,12 @@ def test_rejected_sign_up_answers_422_and_writes_no_user(app, client, data):
     ("field_id", "data", "message"),
     [
         ("email", sign_up(email="not-an-email"), "Enter a valid email address."),
-        ("email", sign_up(email="new\x00comer@example.com"), "not allowed"),
+        ("email", sign_up(email="new\x1bcomer@example.com"), "not allowed"),
         ("user_name", sign_up(user_name=f"new{RTL_OVERRIDE}comer"), "Use only letters"),
         ("user_name", sign_up(user_name="a" * 256), "Use 3 to 255 characters."),
         ("confirm", sign_up(confirm="Something-Else-9"), "The passwords do not match."),
     ],
-    ids=["bad email", "NUL", "RTL override", "too long", "mismatch"],
+    ids=["bad email", "escape", "RTL override", "too long", "mismatch"],
 )
 def test_bad_value_rerenders_the_form_with_the_message_beside_the_field(
     app, requester, field_id, data, message
@@ -243,7 +241,7 @@ def test_a_list_of_values_for_one_field_uses_the_first(app, client):
                 ("email", "first@example.com"),
                 ("email", "second@example.com"),
                 ("user_name", "first"),
-                ("user_name", "x\x00"),
+                ("user_name", "x\x1b"),
                 ("password", GOOD),
                 ("password", ""),
                 ("confirm", GOOD),
@@ -396,8 +394,6 @@ REJECTED_SIGN_INS = {
     "empty": {"email": "", "password": ""},
     "missing": {},
     "password missing": {"email": "ada@example.com"},
-    "NUL after the email": {"email": "ada@example.com\x00", "password": GOOD},
-    "NUL after the password": {"email": "ada@example.com", "password": GOOD + "\x00"},
     "escape in email": {"email": "ada\x1b@example.com", "password": GOOD},
     "C1 control in email": {"email": "ada\x85@example.com", "password": GOOD},
     "RTL override in email": {"email": f"ada{RTL_OVERRIDE}@example.com", "password": GOOD},
@@ -464,8 +460,6 @@ OFFSITE_NEXT = [
 
 ODD_NEXT = [
     "",
-    "/\x00",
-    "/\x00//x",
     "/\x7f",
     f"/{RTL_OVERRIDE}",
     f"/{CAT}",
@@ -526,8 +520,6 @@ def test_sign_in_with_an_odd_next_lands_on_site(requester, user, next_url):
 
 
 RAW_QUERIES = [
-    "next=%FF%FE",
-    "next=/%ED%A0%80",  # a lone surrogate, percent-encoded
     "next=%",
     "next=%zz",
     "next",
@@ -558,7 +550,7 @@ def test_undecodable_query_bytes_are_a_400(client, path, raw):
 
 @pytest.mark.parametrize(
     "path",
-    ["/login%00", "/%FF", "/%ED%A0%80", "/login/" + "a" * 5000, f"/{RTL_OVERRIDE}", "/.%2e/etc"],
+    ["/%FF", "/%ED%A0%80", "/login/" + "a" * 5000, f"/{RTL_OVERRIDE}", "/.%2e/etc"],
 )
 def test_odd_paths_are_a_friendly_404(client, path):
     response = client.get(path)
@@ -591,7 +583,6 @@ LOGOUT_BODIES = {
     "JSON list": {"json": ["x"]},
     "JSON object": {"json": {"csrf_token": 5}},
     "binary": {"data": b"\x00\xff" * 100, "content_type": "application/octet-stream"},
-    "NUL field": {"data": {"junk": "\x00"}},
     "near-limit field": {"data": {"junk": NEAR_LIMIT}},
     "repeated fields": {"data": MultiDict([("junk", "a"), ("junk", "b")])},
 }
@@ -627,7 +618,6 @@ def test_sign_out_with_two_tokens_takes_the_first(client, user, sign_in):
 
 NOT_A_SESSION_ID = [
     "not-a-uuid",
-    "%00",
     "x" * 10_000,
     "0",
     "g" * 32,
@@ -678,7 +668,12 @@ def test_revoking_a_bad_session_id_is_a_friendly_404(app, requester, user, sign_
     assert signed_in(requester)
 
 
-@pytest.mark.parametrize("body", RAW_BODIES.values(), ids=RAW_BODIES.keys())
+# Refused at the request boundary (blog/core/inputs.py) before any view reads them: a 400.
+UNREADABLE_BODIES = ("non-UTF-8 form body", "lone surrogate, percent-encoded")
+READABLE_BODIES = {k: v for k, v in RAW_BODIES.items() if k not in UNREADABLE_BODIES}
+
+
+@pytest.mark.parametrize("body", READABLE_BODIES.values(), ids=READABLE_BODIES.keys())
 def test_revoking_with_a_raw_body_is_not_a_500(app, htmx, user, sign_in, body):
     sign_in(htmx, user["email"])
     token = htmx.csrf("/account/sessions")
@@ -691,7 +686,7 @@ def test_revoking_with_a_raw_body_is_not_a_500(app, htmx, user, sign_in, body):
     assert signed_in(htmx)
 
 
-@pytest.mark.parametrize("body", RAW_BODIES.values(), ids=RAW_BODIES.keys())
+@pytest.mark.parametrize("body", READABLE_BODIES.values(), ids=READABLE_BODIES.keys())
 def test_revoking_other_devices_with_a_raw_body_still_works(app, requester, user, sign_in, body):
     other_device = new_client(app)
     sign_in(other_device, user["email"])
@@ -705,3 +700,157 @@ def test_revoking_other_devices_with_a_raw_body_still_works(app, requester, user
     assert_humane(response, statuses=(200,) if is_htmx(requester) else (302,))
     assert signed_in(requester)
     assert not signed_in(other_device)
+
+
+# --------------------------------------------------------------------------- the request boundary
+
+# NUL, undecodable bytes and lone surrogates are refused in one place (blog/core/inputs.py,
+# issue 19) with a 400, wherever they come: PostgreSQL cannot store them, and Werkzeug would
+# silently turn undecodable bytes into U+FFFD. These cases answered 422/404/200 before.
+UNREADABLE_REQUESTS = {
+    "NUL in a sign-up email": ("/register", sign_up(email="new\x00comer@example.com")),
+    "NUL in a sign-up user name": ("/register", sign_up(user_name="new\x00comer")),
+    "NUL in a sign-up password": ("/register", sign_up(password=GOOD + "\x00")),
+    "NUL after the sign-in email": ("/login", {"email": "ada@example.com\x00", "password": GOOD}),
+    "NUL after the sign-in password": ("/login", {"email": "ada@example.com", "password": "\x00"}),
+    "NUL in a second value": (
+        "/register",
+        MultiDict([("user_name", "ok"), ("user_name", "x\x00")]),
+    ),
+    "NUL in a junk field of sign-out": ("/logout", {"junk": "\x00"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "data"), UNREADABLE_REQUESTS.values(), ids=UNREADABLE_REQUESTS.keys()
+)
+def test_nul_in_a_form_field_is_a_400(requester, user, sign_in, path, data):
+    sign_in(requester, user["email"])
+    form = MultiDict(data)
+    token = requester.csrf("/")
+    form.add("csrf_token", token)
+
+    response = requester.post(path, data=form, headers={"X-CSRFToken": token})
+
+    body = assert_humane(response, statuses=(400,))
+    assert "characters we cannot accept" in body
+    assert user_count(requester.application) == 1
+    assert signed_in(requester)  # sign-out did not happen either
+
+
+@pytest.mark.parametrize("next_url", ["/\x00", "/\x00//x"])
+def test_nul_in_next_is_a_400(client, user, sign_in, next_url):
+    assert_humane(client.get("/login", query_string={"next": next_url}), statuses=(400,))
+    sign_in(client, user["email"])
+    assert_humane(client.get("/login", query_string={"next": next_url}), statuses=(400,))
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/register", "/account/sessions", "/healthz"])
+@pytest.mark.parametrize("query", ["next=%FF%FE", "next=/%ED%A0%80", "q=%00", "%00=x"])
+def test_percent_encoded_unreadable_query_values_are_a_400(client, path, query):
+    assert_humane(client.get(f"{path}?{query}"), statuses=(400,))
+
+
+@pytest.mark.parametrize("path", ["/login%00", "/u/%00", "/posts/%00/edit", "/tags/%00"])
+def test_nul_in_a_path_is_a_400(client, path):
+    assert_humane(client.get(path), statuses=(400,))
+
+
+@pytest.mark.parametrize("name", UNREADABLE_BODIES)
+def test_an_unreadable_raw_body_is_a_400_before_any_view(app, htmx, user, sign_in, name):
+    sign_in(htmx, user["email"])
+    token = htmx.csrf("/account/sessions")
+
+    response = htmx.post(
+        f"/account/sessions/{uuid.uuid4()}/revoke",
+        headers={"X-CSRFToken": token},
+        **RAW_BODIES[name],
+    )
+
+    assert_humane(response, statuses=(400,))
+    assert signed_in(htmx)
+
+
+def test_revoking_a_session_id_with_nul_is_a_400(requester, user, sign_in):
+    sign_in(requester, user["email"])
+    token = requester.csrf("/account/sessions")
+
+    response = requester.post(
+        "/account/sessions/%00/revoke", data={"csrf_token": token}, headers={"X-CSRFToken": token}
+    )
+
+    assert_humane(response, statuses=(400,))
+    assert signed_in(requester)
+
+
+def test_nul_in_a_header_is_a_400(app, client):
+    token = client.csrf("/login")
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "email": "a@example.com", "password": GOOD},
+        headers={"User-Agent": "evil\x00agent"},
+    )
+    assert_humane(response, statuses=(400,))
+
+
+def test_a_form_over_the_form_limit_is_a_413_in_every_encoding(app, client):
+    """600 kB in one urlencoded field was accepted (the limit applied to multipart only)."""
+    big = "x" * 600_000
+    token = client.csrf("/register")
+    for kwargs in (
+        {"data": {"csrf_token": token, "email": big}},  # urlencoded
+        {"data": {"csrf_token": token, "email": big}, "content_type": "multipart/form-data"},
+        {"json": {"email": big}, "headers": {"X-CSRFToken": token}},
+        {"data": big, "content_type": "text/plain", "headers": {"X-CSRFToken": token}},
+    ):
+        response = client.post("/register", **kwargs)
+        body = assert_humane(response, statuses=(413,))
+        assert "larger than we accept" in body
+    assert user_count(app) == 0
+
+
+def test_a_json_body_nested_5000_deep_is_a_400(app, client, user, sign_in):
+    sign_in(client, user["email"])
+    token = client.csrf("/")
+    deep = "[" * 5000 + "]" * 5000
+
+    response = client.post(
+        "/notifications/push/unsubscribe",
+        data=deep,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.get_data(as_text=True)
+
+
+def test_a_lone_surrogate_in_a_json_body_is_a_400(app, client, user, sign_in):
+    sign_in(client, user["email"])
+    token = client.csrf("/")
+
+    response = client.post(
+        "/notifications/push/unsubscribe",
+        data=b'{"endpoint": "https://push.example/\\ud800"}',
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+
+    assert response.status_code == 400
+
+
+def test_a_long_post_in_another_script_is_not_a_413(app):
+    """The form limit bounds each field as typed (decoded), not the percent-encoded body: a
+    post of 100,000 CJK characters is 300 kB of text and 900 kB urlencoded."""
+    from tests.posts.helpers import new_author, signed_in
+
+    author = new_author(app)
+    browser = signed_in(app, author.email)
+
+    response = browser.post_form(
+        "/write",
+        {"title": "A long post", "content": "漢" * 100_000, "action": "save"},
+        csrf_from="/write",
+    )
+
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]

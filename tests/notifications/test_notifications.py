@@ -257,7 +257,9 @@ def test_a_removed_comment_notifies_its_writer_with_the_reason(app, run_jobs):
 # --------------------------------------------------------------------------- email delivery
 
 
-def test_a_failing_delivery_keeps_its_error_then_fails_after_the_last_attempt(app, run_jobs):
+def test_a_failing_delivery_keeps_its_error_then_waits_for_the_sweep(app, run_jobs):
+    # Issue 19: after RQ's quick retries an email is not given up but handed to the cron
+    # sweep for a day (tests/notifications/test_mail_retries.py follows it to the end).
     from blog.notifications.jobs import MAX_ATTEMPTS, deliver_notification_email
 
     person = new_author(app)
@@ -276,10 +278,9 @@ def test_a_failing_delivery_keeps_its_error_then_fails_after_the_last_attempt(ap
                 deliver_notification_email(str(row.id))
             db.session.remove()
     [row] = _rows(app, person.id, "email")
-    assert row.status == "failed"
+    assert row.status == "pending"
     assert row.attempts == MAX_ATTEMPTS
-    with app.app_context():
-        assert deliver_notification_email(str(row.id)) == "skipped"
+    assert row.next_attempt_at is not None
 
 
 def test_one_click_unsubscribe_stops_that_kind_of_mail(app, client):

@@ -11,8 +11,8 @@ from blog.admin.forms import MaintenanceForm, SettingForm
 from blog.admin.views import bp
 from blog.auth.access import require_admin
 from blog.core.htmx import redirect_to, render
-from blog.core.settings import SETTINGS, SettingInvalid, forget_settings, invalidate_settings
 from blog.core.inputs import InputRefused, loads_bounded
+from blog.core.settings import SETTINGS, SettingInvalid, forget_settings, invalidate_settings
 from blog.extensions import db
 from blog.ops import services
 

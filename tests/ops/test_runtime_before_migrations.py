@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 
-from blog.ops.runtime import forget_settings, get_setting
+from blog.core.settings import forget_settings, get_setting
 
 EMPTY_DB = "blog_test_empty_schema"
 
@@ -33,7 +33,7 @@ def test_settings_read_before_the_migrations_use_the_defaults_quietly(
 ):
     fresh = make_app(DATABASE_URL=empty_database_url)
     forget_settings()
-    caplog.set_level(logging.DEBUG, logger="blog.ops.runtime")
+    caplog.set_level(logging.DEBUG, logger="blog.core.settings")
     with fresh.app_context():
         value = get_setting("monitoring")
         from blog.extensions import db

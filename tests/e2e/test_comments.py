@@ -3,6 +3,8 @@ removes another with a reason; an archived post takes none. Keyboard focus follo
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from playwright.sync_api import Page, expect
 
@@ -53,8 +55,17 @@ def test_comment_edit_and_delete_inline(page: Page, live_server: str, app: Flask
     expect(comment.locator("strong")).to_have_text("splendid")
     expect(comment).to_contain_text("(edited)")
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    comment.get_by_role("button", name="Delete your comment").click()
+    # Deleting asks first, in the page's own dialog: Cancel keeps the comment, focus returns.
+    delete = comment.get_by_role("button", name="Delete your comment")
+    delete.click()
+    confirm = page.get_by_role("dialog")
+    expect(confirm).to_contain_text("Delete your comment? This cannot be undone.")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(delete).to_be_focused()
+    expect(comment).to_contain_text("A splendid engine.")
+    delete.click()
+    confirm.get_by_role("button", name="Delete comment").click()
     expect(comment).to_contain_text("Deleted by its author.")
     assert page.evaluate("window.__noReload") is True
 
@@ -93,8 +104,9 @@ def test_a_moderator_removes_a_comment_and_an_archived_post_takes_none(
     page.goto(f"{live_server}/posts/{slug}")
 
     comment = page.locator("#comment-list li.comment").first
-    comment.locator("details.remove-comment summary").click()
-    comment.get_by_label("Reason for removal").fill("Spam")
+    # Remove is a rare action: in the comment's small menu.
+    comment.get_by_label("More actions on this comment").click()
+    comment.get_by_label(re.compile("Remove as a moderator")).fill("Spam")
     comment.get_by_role("button", name="Remove comment").click()
     expect(page.locator("#comment-list li.comment").first).to_contain_text(
         "Removed by a moderator: Spam"

@@ -133,8 +133,8 @@ def test_readers_flag_a_comment_and_a_moderator_works_the_queue(
         _sign_in(reader, live_server, f"reader{n}@example.com")
         reader.goto(f"{live_server}/posts/{slug}")
         comment = reader.locator("#comment-list li.comment").first
-        comment.locator("details.flag summary").click()
-        comment.get_by_label("What is wrong with it?").fill("Spam")
+        comment.get_by_label("More actions on this comment").click()
+        comment.get_by_label("Flag this comment: what is wrong with it?").fill("Spam")
         comment.get_by_role("button", name="Send to moderators").click()
         expect(comment.get_by_role("status")).to_contain_text("moderators will look at it")
         reader.context.close()

@@ -38,10 +38,11 @@ def test_sign_up_with_google_then_edit_the_profile(
     expect(page).to_have_url(f"{live_server}/u/grace")
     expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper")
     expect(page.get_by_text("Wrote the first compiler.")).to_be_visible()
-    avatar = page.locator("#profile img.avatar")
+    # No picture yet: the initials of the new display name, drawn on their colour.
+    avatar = page.locator("#profile .avatar")
     expect(avatar).to_be_visible()
-    # The generated avatar really loaded (an SVG the browser decoded, not a broken image).
-    assert avatar.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(avatar).to_have_text("GH")
+    assert avatar.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
 
 
 def test_cancelling_at_google_leaves_you_signed_out(

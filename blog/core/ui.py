@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask
-from markupsafe import Markup
 
 HUES = 12  # static/css/app.css defines .hue-0 … .hue-11, each AA-contrast with white text
 
@@ -94,31 +93,6 @@ def avatar_hue(person_id: uuid.UUID | str | None) -> int:
     return hashlib.sha256(raw).digest()[0] % HUES
 
 
-ICON_PATHS = {
-    "home": '<path d="M3 11l9-8 9 8"/><path d="M5 10v10h14V10"/>',
-    "tag": '<path d="M20.6 13.4l-7.2 7.2a2 2 0 0 1-2.8 0L3 13V3h10l7.6 7.6a2 2 0 0 1 0 2.8z"/>'
-    '<circle cx="7.5" cy="7.5" r="1.5"/>',
-    "search": '<circle cx="11" cy="11" r="7"/><path d="M21 21l-4.3-4.3"/>',
-    "write": '<path d="M12 20h9"/><path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"/>',
-    "chat": '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/>',
-    "bell": '<path d="M18 8A6 6 0 0 0 6 8c0 7-3 9-3 9h18s-3-2-3-9"/>'
-    '<path d="M13.7 21a2 2 0 0 1-3.4 0"/>',
-    "menu": '<path d="M3 6h18M3 12h18M3 18h18"/>',
-    "chevron": '<path d="M6 9l6 6 6-6"/>',
-}
-
-
-@lru_cache(maxsize=64)
-def icon(name: str, size: int = 20) -> Markup:
-    """A decorative line icon as inline SVG (hidden from assistive technology: the link or
-    button beside it carries the words). A function, not a macro: every page draws eight."""
-    return Markup(  # noqa: S704 - our own constant paths, nothing from a request
-        f'<svg class="icon" aria-hidden="true" width="{size}" height="{size}" viewBox="0 0 24 24"'
-        ' fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"'
-        f' stroke-linejoin="round">{ICON_PATHS[name]}</svg>'
-    )
-
-
 def reading_minutes(words: int) -> int:
     """Minutes to read `words` at 230 words a minute, at least one."""
     return max(1, round(words / 230))
@@ -138,4 +112,3 @@ def init_ui(app: Flask) -> None:
     }
     app.jinja_env.filters.update(filters)
     app.add_template_global(timedelta, "timedelta")
-    app.add_template_global(icon, "icon")

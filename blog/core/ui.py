@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from flask import Flask
 
+from blog.core.db import utcnow
+
 HUES = 12  # static/css/app.css defines .hue-0 … .hue-11, each AA-contrast with white text
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # Lists repeat the same people and times on every view: the pure formatters are cached (a
@@ -111,4 +109,3 @@ def init_ui(app: Flask) -> None:
         "avatar_hue": avatar_hue,
     }
     app.jinja_env.filters.update(filters)
-    app.add_template_global(timedelta, "timedelta")

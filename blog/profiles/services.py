@@ -9,6 +9,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import func, select
 
 from blog.auth.models import User
+from blog.core.ui import initials as core_initials
 from blog.extensions import db
 
 
@@ -34,10 +35,7 @@ def set_theme(user: User, theme: str) -> None:
 
 
 def initials(user: User) -> str:
-    name = (user.display_name or user.user_name).strip()
-    words = [w for w in name.replace("_", " ").replace(".", " ").replace("-", " ").split() if w]
-    letters = "".join(w[0] for w in words[:2]) if len(words) > 1 else name[:2]
-    return letters.upper() or "?"
+    return core_initials(user.display_name or user.user_name)
 
 
 def avatar_svg(user_id: uuid.UUID, letters: str) -> str:

@@ -35,6 +35,9 @@ Kind = Literal[
     "comment_removed",
     "account_suspended",
     "chat_message",
+    "reaction",
+    "comment_reply",
+    "data_export_ready",
 ]
 KINDS: tuple[Kind, ...] = (
     "comment_on_post",
@@ -44,6 +47,9 @@ KINDS: tuple[Kind, ...] = (
     "comment_removed",
     "account_suspended",
     "chat_message",
+    "reaction",
+    "comment_reply",
+    "data_export_ready",
 )
 # The daily digest is an email row of its own kind (one per user and day, see digest.py), and
 # its opt-in is a preference of that kind on the email channel.

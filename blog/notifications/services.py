@@ -60,6 +60,9 @@ KIND_LABELS: dict[str, str] = {
     "comment_removed": "Your comment removed by a moderator",
     "account_suspended": "Your account suspended",
     "chat_message": "Chat messages while you are away",
+    "reaction": "Likes and reactions to your posts and comments",
+    "comment_reply": "Replies to your comments",
+    "data_export_ready": "Your data download is ready",
 }
 DIGEST_LABEL = "Daily digest of unread notifications"
 # Every kind a person can turn off by email, the digest included (unsubscribe links).
@@ -72,13 +75,17 @@ DEFAULTS: dict[tuple[str, str], bool] = {
     # A prolific author must not fill inboxes' mail (or buzz phones): opt in.
     ("followed_author_posted", "email"): False,
     ("followed_author_posted", "push"): False,
+    # Likes come in numbers: in the page only, unless the person asks for more.
+    ("reaction", "email"): False,
+    ("reaction", "push"): False,
     # The daily digest of unread notifications (blog.notifications.digest): opt in.
     (DIGEST_KIND, "email"): False,
 }
 # Preference channels shown on the page, per kind.
 PAGE_CHANNELS = ("in_app", "email", "push")
 # Kinds that are always sent by email: a person must learn their account was suspended.
-REQUIRED_EMAIL = frozenset({"account_suspended"})
+# A data download was asked for by the person and its link comes by mail.
+REQUIRED_EMAIL = frozenset({"account_suspended", "data_export_ready"})
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from blog.auth.limits import LIMIT_DEFAULTS, limit_for
-from blog.core.settings import forget_settings
+from blog.core.settings import forget_settings, invalidate_settings
 from blog.extensions import db
 from blog.ops.models import Configuration
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -20,7 +20,9 @@ def _configure(app, value) -> None:
             Configuration(key="rate_limits", environment=app.config["ENV_NAME"], value=value)
         )
         db.session.commit()
-    forget_settings()
+        # As the settings editor does: a row written behind the cache's back is seen only
+        # after an invalidation (a background read may have cached "no rows" in Redis).
+        invalidate_settings(app.config["ENV_NAME"])
 
 
 def _wrong_login(client, token, email="ada@example.com"):

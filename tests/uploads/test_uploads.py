@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 
 from blog.auth.models import User
-from blog.core.settings import forget_settings
+from blog.core.settings import invalidate_settings
 from blog.extensions import db
 from blog.ops.models import Configuration
 from blog.uploads.models import FileMetadata
@@ -247,7 +247,7 @@ def test_the_quota_and_the_size_limit_come_from_the_uploads_setting(app, client,
             )
         )
         db.session.commit()
-    forget_settings()
+        invalidate_settings(app.config["ENV_NAME"])  # as the settings editor does
     _uid, email, _name = verified_user(app)
     sign_in(client, email)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from functools import lru_cache
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, request, url_for
 from werkzeug.security import safe_join
 
 _digests: dict[str, tuple[int, int, str]] = {}
@@ -41,8 +42,24 @@ def static_digest(folder: str, filename: str) -> str | None:
     return digest
 
 
+@lru_cache(maxsize=1024)
+def _static_url(script_root: str, filename: str, digest: str | None) -> str:
+    if digest is None:
+        return url_for("static", filename=filename)
+    return url_for("static", filename=filename, v=digest)
+
+
+def static_path(filename: str) -> str:
+    """url_for("static", filename=…) with its version, for the links every page repeats
+    (base.html): the URL is built once per file version instead of on every request."""
+    folder = current_app.static_folder
+    digest = static_digest(folder, filename) if folder is not None else None
+    return _static_url(request.script_root, filename, digest)
+
+
 def init_static_versions(app: Flask) -> None:
     folder = app.static_folder
+    app.add_template_global(static_path)
 
     @app.url_defaults
     def version_static_urls(endpoint: str, values: dict[str, Any]) -> None:

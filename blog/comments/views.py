@@ -24,7 +24,13 @@ bp = Blueprint("comments", __name__)
 
 def init_comments(app: Flask) -> None:
     # The post page (blog/posts) includes the thread without knowing how it is loaded.
-    app.jinja_env.globals["comment_thread"] = services.thread
+    app.jinja_env.globals["comment_thread"] = _thread
+
+
+def _thread(post: Post, after: str | None = None) -> services.Thread:
+    """The thread as the current visitor sees it (collapsed where they ignore the author)."""
+    viewer = current_user.id if current_user.is_authenticated else None
+    return services.thread(post, after, viewer_id=viewer)
 
 
 def _post_url(post: Post, comment: Comment | None = None) -> str:
@@ -96,7 +102,7 @@ def more(post_id: uuid.UUID):
         return redirect_to(
             url_for("posts.show", slug=post.slug, comments_after=after) + "#comments"
         )
-    page = services.thread(post, after)
+    page = _thread(post, after)
     return render_template("comments/_page.html", thread=page, post=post)
 
 

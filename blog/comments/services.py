@@ -28,6 +28,11 @@ class CommentRefused(Exception):
     """The comment cannot be added or changed now; the message says why."""
 
 
+class CommentLimited(CommentRefused):
+    """This text goes past a new account's limit (blog.safety.newcomers): the form shows why,
+    beside the field, with the text kept."""
+
+
 @dataclass(frozen=True)
 class Thread:
     comments: list[Comment]
@@ -100,9 +105,9 @@ def _check_new_account(author: User, content: str, html: str) -> None:
     from blog.safety.newcomers import NewAccountLimit, check_comment
 
     try:
-        check_comment(author, content, html)
+        check_comment(author, html)
     except NewAccountLimit as exc:
-        raise CommentRefused(str(exc)) from None
+        raise CommentLimited(str(exc)) from None
 
 
 # --- end safety

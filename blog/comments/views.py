@@ -60,6 +60,10 @@ def add(post_id: uuid.UUID):
         return _form_error(post, form)
     try:
         comment = services.add_comment(post, current_user, form.content.data)
+    except services.CommentLimited as exc:  # safety: a new account's limit, beside the field
+        db.session.rollback()
+        form.content.errors = [str(exc)]
+        return _form_error(post, form)
     except services.CommentRefused as exc:
         db.session.rollback()
         return _refused(post, str(exc))
@@ -122,6 +126,11 @@ def edit(comment_id: uuid.UUID):
     if request.method == "POST" and form.validate():
         try:
             services.edit_comment(comment, post, form.content.data)
+        except services.CommentLimited as exc:  # safety
+            db.session.rollback()
+            form.content.errors = [str(exc)]
+            template = "comments/_edit.html" if is_htmx() else "comments/edit_page.html"
+            return render_template(template, comment=comment, post=post, form=form), 422
         except services.CommentRefused as exc:
             db.session.rollback()
             return _refused(post, str(exc))

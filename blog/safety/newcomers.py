@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from blog.core.db import utcnow
-from blog.core.markdown import mentioned_names
 from blog.core.settings import get_setting, register_setting
 from blog.extensions import db
 
@@ -49,6 +48,7 @@ NEW_ACCOUNTS = register_setting(
 # Links the person wrote: every <a> of the sanitised HTML except the mentions we linked.
 _LINK = re.compile(r"<a\s[^>]*>", re.IGNORECASE)
 _IMAGE = re.compile(r"<img\s", re.IGNORECASE)
+_MENTION = re.compile(r'<a\s[^>]*class="mention"[^>]*>([^<]*)</a>', re.IGNORECASE)
 
 
 class NewAccountLimit(ValueError):
@@ -114,15 +114,22 @@ def check_post(author: Any, html: str) -> None:
         _refuse(_plural("image", "images", "to a post"), limits["images_per_post"], lifts)
 
 
-def check_comment(author: Any, source: str, html: str) -> None:
-    """A comment's Markdown and rendered HTML against the author's limits (links, mentions)."""
+def count_mentions(html: str, author_name: str = "") -> int:
+    """People mentioned: the mentions that became links (live accounts; not the same person
+    twice, not the author). A name that matches nobody pings nobody."""
+    names = {name.strip().lstrip("@").lower() for name in _MENTION.findall(html)}
+    return len(names - {author_name.lower()})
+
+
+def check_comment(author: Any, html: str) -> None:
+    """A comment's rendered HTML against the author's limits (links, mentions)."""
     applied = limits_for(author)
     if applied is None:
         return
     limits, lifts = applied
     if count_links(html) > limits["links_per_comment"]:
         _refuse(_plural("link", "links", "per comment"), limits["links_per_comment"], lifts)
-    if len(mentioned_names(source)) > limits["mentions_per_comment"]:
+    if count_mentions(html, getattr(author, "user_name", "")) > limits["mentions_per_comment"]:
         _refuse(
             _plural("mention", "mentions", "per comment"), limits["mentions_per_comment"], lifts
         )

@@ -135,3 +135,64 @@ def test_mute_ignore_and_undo(
     expect(bob.locator("#comment-list")).to_contain_text("bees are great")
     run_jobs()
     assert _alice_notices(app) >= 1
+
+
+def test_the_safety_pages_pass_axe_and_fit_a_phone(browser: Any, live_server: str, app: Flask) -> None:
+    """The profile's menu, the collapsed comment and the preferences section, at 1280 and
+    390 px, light and dark: axe-clean, no sideways scroll (screenshots for looking at them)."""
+    import os
+
+    from blog.auth.models import User
+    from blog.comments.services import add_comment
+    from blog.posts.models import Post
+    from blog.safety import services
+    from tests.e2e.test_face import _axe, _context, _sideways
+
+    slug = _setup(app)
+    with app.app_context():
+        alice = db.session.scalar(select(User).where(User.user_name == "alice"))
+        bob = db.session.scalar(select(User).where(User.user_name == "bob"))
+        carol = db.session.scalar(select(User).where(User.user_name == "carol"))
+        post = db.session.scalar(select(Post).where(Post.slug == slug))
+        add_comment(post, bob, "Bees are overrated, if you ask me.")  # type: ignore[arg-type]
+        services.screen(alice, bob, "ignore")  # type: ignore[arg-type]
+        services.screen(alice, carol, "mute")  # type: ignore[arg-type]
+        db.session.commit()
+        alice_id, bob_id = alice.id, bob.id  # type: ignore[union-attr]
+    shots = os.environ.get("BLOG_SAFETY_SHOTS")
+    problems: list[str] = []
+    for width in (1280, 390):
+        for scheme in ("light", "dark"):
+            context = _context(browser, width, scheme)
+            page = context.new_page()
+            _sign_in(page, live_server, "alice@example.com")
+            for name, path, opener in (
+                ("profile", "/u/bob", None),
+                ("profile-menu", "/u/carol", None),
+                ("profile-open", "/u/mod", None),
+                ("post", f"/posts/{slug}", "details.comment-ignored summary"),
+                ("preferences", "/notifications/preferences#safety", None),
+            ):
+                page.goto(live_server + path)
+                if opener:
+                    page.locator(opener).click()
+                problems += _axe(page)
+                if width < 800 and _sideways(page) > 0:
+                    problems.append(f"{path} scrolls sideways by {_sideways(page)} px")
+                if shots:
+                    target = page.locator("#safety") if name == "preferences" else None
+                    if target is not None:
+                        target.scroll_into_view_if_needed()
+                    page.screenshot(path=f"{shots}/{name}-{width}-{scheme}.png")
+            # bob's profile after Unmute: the menu, opened.
+            page.goto(live_server + "/u/bob")
+            page.get_by_role("button", name="Stop ignoring bob").click()
+            page.locator("#screen-menu summary").click()
+            problems += _axe(page)
+            if shots:
+                page.screenshot(path=f"{shots}/profile-menu-open-{width}-{scheme}.png")
+            with app.app_context():
+                services.screen(db.session.get(User, alice_id), db.session.get(User, bob_id), "ignore")  # type: ignore[arg-type]
+                db.session.commit()
+            context.close()
+    assert problems == []

@@ -137,12 +137,14 @@ def start_direct(me: User, other: User) -> Conversation:
     # safety: new accounts start a few conversations a day (an existing one is no new one)
     _check_new_conversation(
         me,
-        lambda: db.session.scalar(
-            select(Conversation.id).where(
-                Conversation.direct_low == low, Conversation.direct_high == high
+        lambda: (
+            db.session.scalar(
+                select(Conversation.id).where(
+                    Conversation.direct_low == low, Conversation.direct_high == high
+                )
             )
-        )
-        is not None,
+            is not None
+        ),
     )
     # PostgreSQL compares uuids bytewise, as sorted() on .bytes does: the check holds.
     new_id = db.session.scalar(

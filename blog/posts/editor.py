@@ -19,8 +19,8 @@ from blog.posts import queries, services
 from blog.posts.access import access_post
 from blog.posts.forms import PostForm, read_action
 from blog.posts.models import CONTENT_MAX, IllegalTransition, Post
-from blog.safety.newcomers import NewAccountLimit
 from blog.profiles.mentions import render_user_text
+from blog.safety.newcomers import NewAccountLimit
 
 bp = Blueprint("editor", __name__)
 

@@ -75,7 +75,7 @@ def limits_for(user: Any, now: datetime | None = None) -> tuple[dict[str, int], 
 
 
 def when(moment: datetime, now: datetime | None = None) -> str:
-    """"14:05 UTC today", "14:05 UTC tomorrow", or "14:05 UTC on 9 Dec"."""
+    """ "14:05 UTC today", "14:05 UTC tomorrow", or "14:05 UTC on 9 Dec"."""
     now = now or utcnow()
     day = (moment.date() - now.date()).days
     clock = moment.strftime("%H:%M UTC")

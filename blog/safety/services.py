@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, literal, or_, select
+from sqlalchemy import and_, delete, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased, joinedload
 

@@ -53,9 +53,7 @@ def _person(user_name: str) -> User:
 
 
 def _answer(user: User, message: str, category: str = "success", status: int = 200):
-    back = safe_next(
-        request.form.get("next"), url_for("profiles.show", user_name=user.user_name)
-    )
+    back = safe_next(request.form.get("next"), url_for("profiles.show", user_name=user.user_name))
     if is_htmx() and request.form.get("fragment") == "buttons":
         error = message if category == "error" else None
         return render("safety/_screen_buttons.html", user=user, error=error), status
@@ -83,7 +81,9 @@ def screen(user_name: str):
             "you, and what they write is collapsed for you."
         )
     else:
-        done = f"You muted {user.user_name}: nothing they do notifies you and they cannot message you."
+        done = (
+            f"You muted {user.user_name}: nothing they do notifies you and they cannot message you."
+        )
     return _answer(user, done)
 
 

@@ -26,7 +26,10 @@ def upgrade() -> None:
         sa.CheckConstraint("user_id <> target_id", name=op.f("ck_user_screens_not_self")),
         sa.CheckConstraint("level IN ('mute', 'ignore')", name=op.f("ck_user_screens_level")),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_user_screens_user_id_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_user_screens_user_id_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["target_id"],

@@ -61,7 +61,7 @@ def _alice_notices(app: Flask) -> int:
     return _count(app, Notification, Notification.user_id == alice_id)
 
 
-def test_mute_ignore_and_undo(
+def test_mute_ignore_and_undo(  # noqa: PLR0915 - the judged script, one story
     browser: Any, live_server: str, app: Flask, run_jobs: Any
 ) -> None:
     slug = _setup(app)
@@ -137,7 +137,9 @@ def test_mute_ignore_and_undo(
     assert _alice_notices(app) >= 1
 
 
-def test_the_safety_pages_pass_axe_and_fit_a_phone(browser: Any, live_server: str, app: Flask) -> None:
+def test_the_safety_pages_pass_axe_and_fit_a_phone(
+    browser: Any, live_server: str, app: Flask
+) -> None:
     """The profile's menu, the collapsed comment and the preferences section, at 1280 and
     390 px, light and dark: axe-clean, no sideways scroll (screenshots for looking at them)."""
     import os
@@ -192,7 +194,9 @@ def test_the_safety_pages_pass_axe_and_fit_a_phone(browser: Any, live_server: st
             if shots:
                 page.screenshot(path=f"{shots}/profile-menu-open-{width}-{scheme}.png")
             with app.app_context():
-                services.screen(db.session.get(User, alice_id), db.session.get(User, bob_id), "ignore")  # type: ignore[arg-type]
+                services.screen(
+                    db.session.get(User, alice_id), db.session.get(User, bob_id), "ignore"
+                )  # type: ignore[arg-type]
                 db.session.commit()
             context.close()
     assert problems == []

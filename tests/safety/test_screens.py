@@ -76,9 +76,7 @@ def test_a_screen_silences_every_kind_in_the_same_statements(app, people, count_
             for kind in KINDS:
                 notice = notifications.Notice(kind=kind, title="t", message="m", actor_id=bob.id)
                 with count_queries() as q:
-                    notifications.notify_users(
-                        [alice.id, carol.id], notice, event_id=uuid.uuid4()
-                    )
+                    notifications.notify_users([alice.id, carol.id], notice, event_id=uuid.uuid4())
                 counts.append(q.count)
             db.session.commit()
         return counts
@@ -216,9 +214,11 @@ def test_direct_messages_from_everyone_following_or_nobody(app, people):
     assert refused("everyone") == set()
     assert refused("following") == {bob.id}
     assert refused("nobody") == {bob.id, carol.id}
-    with app.app_context():
-        with pytest.raises(chat.ChatRefused, match="You can't message this person"):
-            chat.start_direct(_user(carol.id), _user(alice.id))
+    with (
+        app.app_context(),
+        pytest.raises(chat.ChatRefused, match="You can't message this person"),
+    ):
+        chat.start_direct(_user(carol.id), _user(alice.id))
     assert _conversations(app) == 0
 
 
@@ -316,7 +316,8 @@ def test_profile_buttons_mute_ignore_and_undo(app, people):
     page = browser.get("/u/bob").get_data(as_text=True)
     assert "Unmute" in page
     prefs = browser.get("/notifications/preferences").get_data(as_text=True)
-    assert "People you mute or ignore" in prefs and "/u/bob/unscreen" in prefs
+    assert "People you mute or ignore" in prefs
+    assert "/u/bob/unscreen" in prefs
 
     htmx = signed_in(app, alice.email, htmx=True)
     fragment = htmx.post_form(

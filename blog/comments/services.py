@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import false, func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from blog.audit.services import record_audit
@@ -53,25 +54,22 @@ def thread(
     and deleted ones stay in the thread as placeholders, uncounted): two statements however
     long the thread. With a `viewer_id`, whether the viewer ignores each author is a column of
     the same statement."""
+    # safety: whether the viewer ignores each author, a column of the same statement
+    from blog.safety.services import ignores
+
+    ignored: Any = ignores(viewer_id, Comment.author_id) if viewer_id is not None else false()
     query = (
-        select(Comment)
+        select(Comment, ignored)
         .where(Comment.post_id == post.id)
         .options(joinedload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
     )
-    if viewer_id is not None:  # safety
-        from blog.safety.services import ignores
-
-        query = query.add_columns(ignores(viewer_id, Comment.author_id))
     position = decode_cursor(after)
     if position is not None:
         query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
-    if viewer_id is not None:
-        pairs = db.session.execute(query.limit(size + 1)).unique().all()
-        rows = [row[0] for row in pairs]
-        collapsed = frozenset(row[0].id for row in pairs[:size] if row[1])
-    else:
-        rows, collapsed = list(db.session.scalars(query.limit(size + 1))), frozenset()
+    pairs = db.session.execute(query.limit(size + 1)).all()
+    rows = [comment for comment, _ignored in pairs]
+    collapsed = frozenset(comment.id for comment, hidden in pairs[:size] if hidden)
     total = visible_count(post.id)
     more = len(rows) > size
     rows = rows[:size]

@@ -86,7 +86,7 @@ def when(moment: datetime, now: datetime | None = None) -> str:
     return f"{clock} on {moment.day} {moment:%b}"
 
 
-def _refuse(what: str, limit: int, lifts: datetime) -> None:
+def _refuse(what: Callable[[int], str], limit: int, lifts: datetime) -> None:
     raise NewAccountLimit(f"New accounts can add at most {what(limit)} until {when(lifts)}.")
 
 

@@ -142,6 +142,7 @@ def _init_extensions(app: Flask) -> None:
     import blog.ops.models
     import blog.outbox.models
     import blog.posts.models
+    import blog.safety.models
     import blog.uploads.models  # noqa: F401
     from blog.outbox.events import init_outbox_hooks
     from blog.outbox.registry import load_handler_modules
@@ -185,6 +186,9 @@ def _register_blueprints(app: Flask) -> None:
     from blog.flags.views import bp as flags_bp
 
     app.register_blueprint(flags_bp)
+    from blog.safety.views import bp as safety_bp
+
+    app.register_blueprint(safety_bp)
     from blog.uploads.views import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)

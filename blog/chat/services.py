@@ -132,7 +132,20 @@ def start_direct(me: User, other: User) -> Conversation:
         raise ChatRefused("You cannot start a conversation with yourself.")
     if not usable(other):
         raise ChatRefused(f"{other.user_name} cannot receive messages.")
+    _check_may_message(me, [other])
     low, high = sorted((me.id, other.id), key=lambda u: u.bytes)
+    # safety: new accounts start a few conversations a day (an existing one is no new one)
+    _check_new_conversation(
+        me,
+        lambda: (
+            db.session.scalar(
+                select(Conversation.id).where(
+                    Conversation.direct_low == low, Conversation.direct_high == high
+                )
+            )
+            is not None
+        ),
+    )
     # PostgreSQL compares uuids bytewise, as sorted() on .bytes does: the check holds.
     new_id = db.session.scalar(
         insert(Conversation)
@@ -156,6 +169,8 @@ def create_group(owner: User, title: str, invited: list[User]) -> Conversation:
     others = {u.id: u for u in invited if u.id != owner.id and usable(u)}
     if len(others) + 1 > GROUP_MAX_MEMBERS:
         raise ChatRefused(f"A group has at most {GROUP_MAX_MEMBERS} members.")
+    _check_may_message(owner, list(others.values()))
+    _check_new_conversation(owner)  # safety
     conversation = Conversation(kind="group", title=title, created_by_id=owner.id)
     db.session.add(conversation)
     db.session.flush()
@@ -164,6 +179,33 @@ def create_group(owner: User, title: str, invited: list[User]) -> Conversation:
     )
     _announce_joined(conversation.id, joined)
     return conversation
+
+
+# --- safety: mute, ignore and "Direct messages from" (blog.safety.services)
+def _check_may_message(sender: User, targets: list[User]) -> None:
+    """Refuse, saying no more than that, if any of `targets` does not take conversations
+    from `sender` (one statement; staff are never refused)."""
+    from blog.safety.services import REFUSED_MESSAGE, refusing_messages
+
+    refused = refusing_messages(sender, [t.id for t in targets])
+    if not refused:
+        return
+    if len(targets) == 1:
+        raise ChatRefused(REFUSED_MESSAGE)
+    names = ", ".join(sorted(t.user_name for t in targets if t.id in refused))
+    raise ChatRefused(f"You can't message {names}.")
+
+
+def _check_new_conversation(user: User, exists: Any = None) -> None:
+    from blog.safety.newcomers import NewAccountLimit, check_new_conversation
+
+    try:
+        check_new_conversation(user, exists)
+    except NewAccountLimit as exc:
+        raise ChatRefused(str(exc)) from None
+
+
+# --- end safety
 
 
 def _add_participants(
@@ -218,6 +260,7 @@ def add_members(
     new = [u for u in {u.id: u for u in users}.values() if u.id not in current and usable(u)]
     if len(current) + len(new) > GROUP_MAX_MEMBERS:
         raise ChatRefused(f"A group has at most {GROUP_MAX_MEMBERS} members.")
+    _check_may_message(actor.user, new)  # safety
     _announce_joined(
         conversation.id, _add_participants(conversation.id, [(u.id, "member") for u in new])
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import false, func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from blog.audit.services import record_audit
@@ -28,19 +29,37 @@ class CommentRefused(Exception):
     """The comment cannot be added or changed now; the message says why."""
 
 
+class CommentLimited(CommentRefused):
+    """This text goes past a new account's limit (blog.safety.newcomers): the form shows why,
+    beside the field, with the text kept."""
+
+
 @dataclass(frozen=True)
 class Thread:
     comments: list[Comment]
     total: int
     next_cursor: str | None
+    # Ids of the comments whose authors the viewer ignores: shown collapsed (blog.safety).
+    collapsed: frozenset[uuid.UUID] = frozenset()
 
 
-def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Thread:
+def thread(
+    post: Post,
+    after: str | None = None,
+    size: int = PAGE_SIZE,
+    *,
+    viewer_id: uuid.UUID | None = None,
+) -> Thread:
     """One page of a post's comments, oldest first (with authors), and how many count (removed
     and deleted ones stay in the thread as placeholders, uncounted): two statements however
-    long the thread."""
+    long the thread. With a `viewer_id`, whether the viewer ignores each author is a column of
+    the same statement."""
+    # safety: whether the viewer ignores each author, a column of the same statement
+    from blog.safety.services import ignores
+
+    ignored: Any = ignores(viewer_id, Comment.author_id) if viewer_id is not None else false()
     query = (
-        select(Comment)
+        select(Comment, ignored)
         .where(Comment.post_id == post.id)
         .options(joinedload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
@@ -48,12 +67,16 @@ def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Threa
     position = decode_cursor(after)
     if position is not None:
         query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
-    rows = list(db.session.scalars(query.limit(size + 1)))
+    pairs = db.session.execute(query.limit(size + 1)).all()
+    rows = [comment for comment, _ignored in pairs]
+    collapsed = frozenset(comment.id for comment, hidden in pairs[:size] if hidden)
     total = visible_count(post.id)
     more = len(rows) > size
     rows = rows[:size]
     last = rows[-1] if more and rows else None
-    return Thread(rows, total or 0, encode_cursor(last.created_at, last.id) if last else None)
+    return Thread(
+        rows, total or 0, encode_cursor(last.created_at, last.id) if last else None, collapsed
+    )
 
 
 def _check_open(post: Post) -> None:
@@ -75,11 +98,25 @@ def _mentions(content: str, author: User) -> list[dict[str, str]]:
     return [{"id": str(uid), "user_name": name} for uid, name in users]
 
 
+# --- safety: new-account limits (blog.safety.newcomers) and ignored authors in threads
+def _check_new_account(author: User, content: str, html: str) -> None:
+    from blog.safety.newcomers import NewAccountLimit, check_comment
+
+    try:
+        check_comment(author, html)
+    except NewAccountLimit as exc:
+        raise CommentLimited(str(exc)) from None
+
+
+# --- end safety
+
+
 def add_comment(post: Post, author: User, content: str) -> Comment:
     """Add a comment to a published post; emits comment.created with its mentions.
     Raises CommentRefused for an archived or unpublished post."""
     _check_open(post)
     rendered = render_user_text(content, heading_base=COMMENT_HEADING_BASE)
+    _check_new_account(author, content, rendered.html)  # safety
     comment = Comment(
         post_id=post.id, author_id=author.id, content=content, content_html=rendered.html
     )
@@ -103,10 +140,11 @@ def add_comment(post: Post, author: User, content: str) -> Comment:
 
 def edit_comment(comment: Comment, post: Post, content: str) -> Comment:
     _check_open(post)
+    html = render_user_text(content, heading_base=COMMENT_HEADING_BASE).html
+    if comment.author is not None:
+        _check_new_account(comment.author, content, html)  # safety
     try:
-        comment.edit(
-            content, render_user_text(content, heading_base=COMMENT_HEADING_BASE).html, utcnow()
-        )
+        comment.edit(content, html, utcnow())
     except ValueError as exc:
         raise CommentRefused(str(exc).capitalize() + ".") from None
     db.session.flush()

@@ -24,7 +24,13 @@ bp = Blueprint("comments", __name__)
 
 def init_comments(app: Flask) -> None:
     # The post page (blog/posts) includes the thread without knowing how it is loaded.
-    app.jinja_env.globals["comment_thread"] = services.thread
+    app.jinja_env.globals["comment_thread"] = _thread
+
+
+def _thread(post: Post, after: str | None = None) -> services.Thread:
+    """The thread as the current visitor sees it (collapsed where they ignore the author)."""
+    viewer = current_user.id if current_user.is_authenticated else None
+    return services.thread(post, after, viewer_id=viewer)
 
 
 def _post_url(post: Post, comment: Comment | None = None) -> str:
@@ -54,6 +60,10 @@ def add(post_id: uuid.UUID):
         return _form_error(post, form)
     try:
         comment = services.add_comment(post, current_user, form.content.data)
+    except services.CommentLimited as exc:  # safety: a new account's limit, beside the field
+        db.session.rollback()
+        form.content.errors = [str(exc)]
+        return _form_error(post, form)
     except services.CommentRefused as exc:
         db.session.rollback()
         return _refused(post, str(exc))
@@ -96,7 +106,7 @@ def more(post_id: uuid.UUID):
         return redirect_to(
             url_for("posts.show", slug=post.slug, comments_after=after) + "#comments"
         )
-    page = services.thread(post, after)
+    page = _thread(post, after)
     return render_template("comments/_page.html", thread=page, post=post)
 
 
@@ -116,6 +126,11 @@ def edit(comment_id: uuid.UUID):
     if request.method == "POST" and form.validate():
         try:
             services.edit_comment(comment, post, form.content.data)
+        except services.CommentLimited as exc:  # safety
+            db.session.rollback()
+            form.content.errors = [str(exc)]
+            template = "comments/_edit.html" if is_htmx() else "comments/edit_page.html"
+            return render_template(template, comment=comment, post=post, form=form), 422
         except services.CommentRefused as exc:
             db.session.rollback()
             return _refused(post, str(exc))

@@ -211,6 +211,13 @@ def _insert_for_channel(
         )
         .where(wanted)
     )
+    # --- safety (mute/ignore): nobody hears from a person they screen, whatever the kind;
+    # a condition of this one statement, not a loop (blog.safety.services.screened_by).
+    if notice.actor_id is not None:
+        from blog.safety.services import screened_by
+
+        rows = rows.where(~screened_by(recipients.c.user_id, _literal(notice.actor_id)))
+    # --- end safety
     if channel == "push":
         # Only people with a subscribed browser get a push row (there is nothing to send to
         # anyone else).

@@ -20,6 +20,7 @@ from blog.posts.access import access_post
 from blog.posts.forms import PostForm, read_action
 from blog.posts.models import CONTENT_MAX, IllegalTransition, Post
 from blog.profiles.mentions import render_user_text
+from blog.safety.newcomers import NewAccountLimit
 
 bp = Blueprint("editor", __name__)
 
@@ -60,9 +61,13 @@ def new():
         return _editor(form, None, 422 if form.is_submitted() else 200)
     if form.intent == "preview":
         return _editor(form, None, preview=render_user_text(form.content.data).html)
-    post = services.create_post(
-        current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
-    )
+    try:
+        post = services.create_post(
+            current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
+        )
+    except NewAccountLimit as exc:  # safety
+        db.session.rollback()
+        return _editor(form, None, 422, form_message=str(exc))
     return _save(form, post)
 
 
@@ -80,9 +85,13 @@ def edit(post_id: uuid.UUID):
     if form.intent == "publish" and post.is_archived:
         access_post(current_user, post_id, action="publish")
     old_slug = post.slug
-    services.update_post(
-        post, title=form.title.data, content=form.content.data, tag_names=form.tag_names
-    )
+    try:
+        services.update_post(
+            post, title=form.title.data, content=form.content.data, tag_names=form.tag_names
+        )
+    except NewAccountLimit as exc:  # safety
+        db.session.rollback()
+        return _editor(form, db.session.get(Post, post_id), 422, form_message=str(exc))
     if post.slug != old_slug and not post.is_draft:
         flash("The post has a new address; the old one leads to it.", "info")
     return _save(form, post)

@@ -183,16 +183,39 @@ def _page(
     return Page(posts, encode_cursor(posts[-1]) if len(rows) > size else None)
 
 
+# --- safety: a signed-in reader's lists leave out the authors they ignore (blog.safety),
+# a condition of the list's one statement.
+def _unignored(query: Select[Any], viewer_id: uuid.UUID | None) -> Select[Any]:
+    if viewer_id is None:
+        return query
+    from blog.safety.services import ignores
+
+    return query.where(~ignores(viewer_id, Post.author_id))
+
+
+# --- end safety
+
+
 def home_feed(
-    cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    *,
+    with_content: bool = False,
+    viewer_id: uuid.UUID | None = None,
 ) -> Page:
-    return _page(_published(with_content), cursor, size, with_content)
+    return _page(_unignored(_published(with_content), viewer_id), cursor, size, with_content)
 
 
 def tag_feed(
-    tag: Tag, cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
+    tag: Tag,
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    *,
+    with_content: bool = False,
+    viewer_id: uuid.UUID | None = None,
 ) -> Page:
     query = _published(with_content).join(post_tags, post_tags.c.post_id == Post.id)
+    query = _unignored(query, viewer_id)
     return _page(query.where(post_tags.c.tag_id == tag.id), cursor, size, with_content)
 
 
@@ -306,7 +329,9 @@ def _tsquery(terms: list[str]) -> Any:
     return func.to_tsquery("english", " & ".join(parts))
 
 
-def search_posts(q: str, tag: Tag | None = None, page: int = 1) -> SearchResults:
+def search_posts(
+    q: str, tag: Tag | None = None, page: int = 1, *, viewer_id: uuid.UUID | None = None
+) -> SearchResults:
     """Published posts matching every word of `q`, best first, with highlighted snippets.
 
     Ranked among the newest SEARCH_CANDIDATES matches, not all of them: ranking every match
@@ -326,6 +351,7 @@ def search_posts(q: str, tag: Tag | None = None, page: int = 1) -> SearchResults
         .where(Post.status == "published", Post.hidden_at.is_(None), User.deleted_at.is_(None))
         .where(Post.search_vector.op("@@")(tsquery))
     )
+    candidates = _unignored(candidates, viewer_id)  # safety
     if tag is not None:
         candidates = candidates.join(post_tags, post_tags.c.post_id == Post.id).where(
             post_tags.c.tag_id == tag.id

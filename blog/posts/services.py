@@ -133,10 +133,17 @@ def _is_suffixed(slug: str, base: str) -> bool:
     return slug.startswith(base + "-") and slug[len(base) + 1 :].isdigit()
 
 
-def _apply_content(post: Post, title: str, content: str, tags: list[Tag]) -> None:
+def _apply_content(
+    post: Post, title: str, content: str, tags: list[Tag], author: User | None = None
+) -> None:
     post.title = title
     if post.content != content or post.content_html is None:
         rendered = render_user_text(content)
+        # --- safety: new accounts' links and images (raises NewAccountLimit)
+        from blog.safety.newcomers import check_post
+
+        check_post(author or post.author, rendered.html)
+        # --- end safety
         post.content = content
         post.content_html = rendered.html
         post.content_text = rendered.text
@@ -187,7 +194,7 @@ def count_post_tags(tags: Iterable[Tag], delta: int) -> None:
 def create_post(author: User, *, title: str, content: str, tag_names: list[str]) -> Post:
     """A new draft by `author` (whose address is confirmed: the view checks)."""
     post = Post(author_id=author.id, author=author, status="draft")
-    _apply_content(post, title, content, get_or_create_tags(tag_names))
+    _apply_content(post, title, content, get_or_create_tags(tag_names), author)
     _set_slug(post, title)
     db.session.add(post)
     db.session.flush()

@@ -74,6 +74,12 @@ def read_cursor() -> str | None:
     return cursor
 
 
+def viewer_id():
+    """The signed-in reader's id, whose lists leave out the people they ignore (blog.safety);
+    None for visitors."""
+    return current_user.id if current_user.is_authenticated else None
+
+
 @bp.get("/posts/<slug:slug>")
 def show(slug: str):
     post = get_post(slug)
@@ -113,7 +119,7 @@ def tag(slug: str):
     tag = queries.get_tag_by_slug(slug)
     if tag is None:
         abort(404)
-    page = queries.tag_feed(tag, read_cursor())
+    page = queries.tag_feed(tag, read_cursor(), viewer_id=viewer_id())
     return render("posts/tag.html", "page", tag=tag, page=page)
 
 
@@ -136,7 +142,7 @@ def search():
         page = int(request.args.get("page", "1"))
     except ValueError:
         page = 1
-    results = queries.search_posts(q, tag, page)
+    results = queries.search_posts(q, tag, page, viewer_id=viewer_id())
     return render(
         "posts/search.html",
         "results",

@@ -97,6 +97,7 @@ def test_each_feature_registers_its_runtime_settings(app):
         "chat": "blog.chat.services",
         "uploads": "blog.uploads.services",
         "moderation": "blog.flags.services",
+        "new_accounts": "blog.safety.newcomers",
     }
 
 

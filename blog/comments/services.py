@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from blog.audit.services import record_audit
 from blog.auth.models import User
-from blog.comments.models import Comment
+from blog.comments.models import SHOWN_LEVELS, Comment
 from blog.core.db import utcnow
 from blog.core.markdown import mentioned_names
 from blog.core.pagination import decode_cursor, encode_cursor
@@ -33,15 +33,49 @@ class Thread:
     comments: list[Comment]
     total: int
     next_cursor: str | None
+    # The replies each comment's list shows, oldest first (Comment.container_id).
+    replies: dict[uuid.UUID, list[Comment]] = field(default_factory=dict)
+    # Every comment loaded, by id: a reply shown beside its parent names it.
+    by_id: dict[uuid.UUID, Comment] = field(default_factory=dict)
+
+    def replies_of(self, comment: Comment) -> list[Comment]:
+        return self.replies.get(comment.id, [])
+
+    def parent_of(self, comment: Comment) -> Comment | None:
+        return self.by_id.get(comment.parent_id) if comment.parent_id else None
+
+
+def _arrange(rows: list[Comment]) -> dict[uuid.UUID, list[Comment]]:
+    replies: dict[uuid.UUID, list[Comment]] = {}
+    for reply in rows:  # already oldest first
+        container = reply.container_id
+        if container is not None:
+            replies.setdefault(container, []).append(reply)
+    return replies
+
+
+def _subtrees(root_ids: list[uuid.UUID]) -> list[Comment]:
+    """Every reply under these top-level comments, oldest first, with authors: one statement
+    on ix_comments_root_id_created_at_id (the materialised path's root) however deep."""
+    if not root_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .where(Comment.root_id.in_(root_ids))
+            .options(joinedload(Comment.author))
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
 
 
 def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Thread:
-    """One page of a post's comments, oldest first (with authors), and how many count (removed
-    and deleted ones stay in the thread as placeholders, uncounted): two statements however
-    long the thread."""
+    """One page of a post's top-level comments, oldest first, each with its whole subtree (with
+    authors), and how many count (replies count; removed and deleted ones stay in the thread as
+    placeholders, uncounted): three statements however long or deep the thread."""
     query = (
         select(Comment)
-        .where(Comment.post_id == post.id)
+        .where(Comment.post_id == post.id, Comment.parent_id.is_(None))
         .options(joinedload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
     )
@@ -49,11 +83,43 @@ def thread(post: Post, after: str | None = None, size: int = PAGE_SIZE) -> Threa
     if position is not None:
         query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
     rows = list(db.session.scalars(query.limit(size + 1)))
-    total = visible_count(post.id)
     more = len(rows) > size
     rows = rows[:size]
+    below = _subtrees([row.id for row in rows])
+    total = visible_count(post.id)
     last = rows[-1] if more and rows else None
-    return Thread(rows, total or 0, encode_cursor(last.created_at, last.id) if last else None)
+    return Thread(
+        rows,
+        total or 0,
+        encode_cursor(last.created_at, last.id) if last else None,
+        _arrange(below),
+        {c.id: c for c in (*rows, *below)},
+    )
+
+
+def subtree(comment: Comment) -> Thread:
+    """The replies a comment's list shows (for re-rendering one comment in place): one
+    statement, none for a comment at the last shown level (its replies sit beside it)."""
+    if not comment.shows_replies:
+        # Its replies sit beside it; it names its parent when it is one of those itself.
+        parent = None
+        if comment.depth >= SHOWN_LEVELS and comment.parent_id is not None:
+            parent = db.session.scalar(
+                select(Comment)
+                .where(Comment.id == comment.parent_id)
+                .options(joinedload(Comment.author))
+            )
+        return Thread([comment], 0, None, {}, {parent.id: parent} if parent else {})
+    root = comment.root_id or comment.id
+    query = select(Comment).where(Comment.root_id == root)
+    if comment.root_id is not None:
+        query = query.where(Comment.path.any(comment.id))
+    rows = list(
+        db.session.scalars(
+            query.options(joinedload(Comment.author)).order_by(Comment.created_at, Comment.id)
+        )
+    )
+    return Thread([comment], 0, None, _arrange(rows), {c.id: c for c in (comment, *rows)})
 
 
 def _check_open(post: Post) -> None:
@@ -75,14 +141,24 @@ def _mentions(content: str, author: User) -> list[dict[str, str]]:
     return [{"id": str(uid), "user_name": name} for uid, name in users]
 
 
-def add_comment(post: Post, author: User, content: str) -> Comment:
-    """Add a comment to a published post; emits comment.created with its mentions.
-    Raises CommentRefused for an archived or unpublished post."""
+def add_comment(post: Post, author: User, content: str, parent: Comment | None = None) -> Comment:
+    """Add a comment to a published post, or a reply to `parent` (a visible comment of that
+    post); emits comment.created with its mentions and, for a reply, the parent's author.
+    Raises CommentRefused for an archived or unpublished post or a parent that cannot take one."""
     _check_open(post)
+    if parent is not None:
+        if parent.post_id != post.id:
+            raise CommentRefused("That comment is not on this post.")
+        if not parent.is_visible:
+            raise CommentRefused("That comment was taken down: it takes no replies.")
     rendered = render_user_text(content, heading_base=COMMENT_HEADING_BASE)
     comment = Comment(
         post_id=post.id, author_id=author.id, content=content, content_html=rendered.html
     )
+    if parent is not None:
+        comment.parent_id = parent.id
+        comment.root_id = parent.root_id or parent.id
+        comment.path = [*(parent.path or []), parent.id]
     db.session.add(comment)
     db.session.flush()
     emit(
@@ -96,6 +172,10 @@ def add_comment(post: Post, author: User, content: str) -> Comment:
             "author_id": str(author.id),
             "mentions": _mentions(content, author),
             "excerpt": rendered.text[:200],
+            "parent_id": str(parent.id) if parent is not None else None,
+            "parent_author_id": (
+                str(parent.author_id) if parent is not None and parent.author_id else None
+            ),
         },
     )
     return comment

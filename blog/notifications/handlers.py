@@ -9,7 +9,8 @@ Payloads expected (the emitting services own them):
 - post.published        aggregate post; data {author_id, title, slug, republished, ...}
 - post.archived         aggregate post; data {author_id, slug, by}
 - comment.created       aggregate post; data {comment_id, post_id, post_author_id, author_id,
-                        mentions: [{id, user_name}] or [user id or user name], excerpt}
+                        mentions: [{id, user_name}] or [user id or user name], excerpt,
+                        parent_id, parent_author_id (a reply's parent and its author, or null)}
 - comment.removed       aggregate post; data {comment_id, post_id, author_id, reason, actor_id}
 """
 
@@ -130,10 +131,12 @@ def notify_post_archived(message: Message) -> None:
 
 @handles("comment.created", queue="notifications")
 def notify_comment_created(message: Message) -> None:
-    """Tell the post's author about a comment, and each person mentioned in it.
+    """Tell the parent comment's author about a reply, the post's author about a comment, and
+    each person mentioned in it.
 
-    The author's notice comes first; a mention of the author in the same comment adds nothing
-    (one notice per person per event).
+    One notice per person per event, the most specific first: a post's author who wrote the
+    parent gets the reply notice only ("bob replied to your comment" says more than "bob
+    commented"), and a mention of someone already told adds nothing.
     """
     data = message["data"]
     commenter_id = _uuid(data.get("author_id"))
@@ -145,7 +148,23 @@ def notify_comment_created(message: Message) -> None:
     link = _post_path(post.slug, anchor)
     excerpt = str(data.get("excerpt") or "").strip()
     event_id = _event_id(message)
-    if post.author_id != commenter_id:
+    told: set[uuid.UUID | None] = {commenter_id}
+    parent_author_id = _uuid(data.get("parent_author_id"))
+    if parent_author_id is not None and parent_author_id not in told:
+        told.add(parent_author_id)
+        notify_users(
+            [parent_author_id],
+            Notice(
+                kind="comment_reply",
+                title=f"{commenter} replied to your comment",
+                message=excerpt or f"{commenter} replied to your comment on “{post.title}”.",
+                link=link,
+                actor_id=commenter_id,
+            ),
+            event_id=event_id,
+        )
+    if post.author_id not in told:
+        told.add(post.author_id)
         notify_users(
             [post.author_id],
             Notice(
@@ -157,7 +176,7 @@ def notify_comment_created(message: Message) -> None:
             ),
             event_id=event_id,
         )
-    mentioned = [u for u in _mentioned_users(data.get("mentions")) if u != commenter_id]
+    mentioned = [u for u in _mentioned_users(data.get("mentions")) if u not in told]
     if mentioned:
         notify_users(
             mentioned,

@@ -12,12 +12,11 @@ from blog.audit.services import record_audit
 from blog.auth.models import User
 from blog.comments.models import SHOWN_LEVELS, Comment
 from blog.core.db import utcnow
-from blog.core.markdown import mentioned_names
 from blog.core.pagination import decode_cursor, encode_cursor
 from blog.extensions import db
 from blog.outbox.events import emit
 from blog.posts.models import Post
-from blog.profiles.mentions import render_user_text
+from blog.profiles.mentions import mentioned_people, render_user_text
 
 PAGE_SIZE = 50
 # A comment sits under the thread's h2: its "# Heading" is an h3.
@@ -129,18 +128,6 @@ def _check_open(post: Post) -> None:
         raise CommentRefused("Only published posts take comments.")
 
 
-def _mentions(content: str, author: User) -> list[dict[str, str]]:
-    names = mentioned_names(content)
-    if not names:
-        return []
-    users = db.session.execute(
-        select(User.id, User.user_name).where(
-            func.lower(User.user_name).in_(names), User.deleted_at.is_(None), User.id != author.id
-        )
-    ).all()
-    return [{"id": str(uid), "user_name": name} for uid, name in users]
-
-
 def add_comment(post: Post, author: User, content: str, parent: Comment | None = None) -> Comment:
     """Add a comment to a published post, or a reply to `parent` (a visible comment of that
     post); emits comment.created with its mentions and, for a reply, the parent's author.
@@ -170,7 +157,7 @@ def add_comment(post: Post, author: User, content: str, parent: Comment | None =
             "post_id": str(post.id),
             "post_author_id": str(post.author_id),
             "author_id": str(author.id),
-            "mentions": _mentions(content, author),
+            "mentions": mentioned_people(content, author_id=author.id),
             "excerpt": rendered.text[:200],
             "parent_id": str(parent.id) if parent is not None else None,
             "parent_author_id": (

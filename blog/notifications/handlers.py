@@ -7,6 +7,8 @@ built from the event's data and the rows as they are now; links are site paths.
 Payloads expected (the emitting services own them):
 - user.suspended        aggregate user; data {reason, until, actor_id}
 - post.published        aggregate post; data {author_id, title, slug, republished, ...}
+- post.published, post.updated also carry mentions: [{id, user_name}] (people named for the
+                        first time: none on a republication, only new ones on an edit)
 - post.archived         aggregate post; data {author_id, slug, by}
 - comment.created       aggregate post; data {comment_id, post_id, post_author_id, author_id,
                         mentions: [{id, user_name}] or [user id or user name], excerpt,
@@ -102,6 +104,30 @@ def notify_followers_of_post(message: Message) -> None:
             message=f"{author} published “{post.title}”.",
             link=_post_path(post.slug),
             actor_id=author_id,
+        ),
+        event_id=_event_id(message),
+    )
+
+
+@handles("post.published", "post.updated", queue="notifications")
+def notify_post_mentions(message: Message) -> None:
+    """Tell the people a published post mentions (the services send only the new ones)."""
+    post = _post(_uuid(message["aggregate_id"]))
+    if post is None:
+        return
+    mentions = message["data"].get("mentions")
+    mentioned = [u for u in _mentioned_users(mentions) if u != post.author_id] if mentions else []
+    if not mentioned:
+        return
+    author = _user_name(post.author_id)
+    notify_users(
+        mentioned,
+        Notice(
+            kind="mention",
+            title=f"{author} mentioned you",
+            message=f"{author} mentioned you in “{post.title}”.",
+            link=_post_path(post.slug),
+            actor_id=post.author_id,
         ),
         event_id=_event_id(message),
     )

@@ -161,12 +161,58 @@ def test_the_post_page_with_a_thread_is_axe_clean(
         page.goto(f"{live_server}/posts/{slug}")
         expect(page.locator(f"#replies-{top}")).to_contain_text("Removed by a moderator")
         _reply_link(page, top).click()
-        expect(page.locator(f"#reply-form-{top} textarea")).to_be_focused()
+        area = page.locator(f"#reply-form-{top} textarea")
+        expect(area).to_be_focused()
+        area.press_sequentially("@ali", delay=30)  # the suggestions open: checked with the rest
+        expect(page.get_by_role("listbox", name="People to mention")).to_be_visible()
         assert _axe(page) == []
         overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
         assert not overflow, width
         context.close()
 
 
-# Keep names the mentions test below uses importable (User, Post) without lint noise.
+def test_a_mention_picked_from_the_suggestions_with_the_keyboard_becomes_a_link(
+    page: Page, live_server: str, app: Flask
+) -> None:
+    slug, _top = _setup(app)
+    with app.app_context():
+        make_user(user_name="lovelace", display_name="Ada Lovelace")
+        make_user(user_name="lovejoy", display_name="Lovejoy")
+    _sign_in(page, live_server, "bob@example.com")
+    page.goto(f"{live_server}/posts/{slug}")
+
+    box = page.get_by_label("Your comment")
+    box.click()
+    box.press_sequentially("Thanks @love", delay=30)
+    listbox = page.get_by_role("listbox", name="People to mention")
+    expect(listbox.get_by_role("option")).to_have_count(2)
+    first, second = listbox.get_by_role("option").nth(0), listbox.get_by_role("option").nth(1)
+    expect(first).to_contain_text("@lovejoy")
+    expect(second).to_contain_text("Ada Lovelace")
+    expect(second).to_contain_text("@lovelace")
+    expect(box).to_have_attribute("aria-activedescendant", first.get_attribute("id") or "")
+    expect(box).to_be_focused()
+    box.press("ArrowDown")
+    expect(second).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", second.get_attribute("id") or "")
+    box.press("Enter")
+    expect(listbox).to_have_count(0)
+    expect(box).to_have_value("Thanks @lovelace ")
+    box.press_sequentially("for the notes. @lov", delay=30)
+    expect(listbox.get_by_role("option")).to_have_count(2)
+    box.press("Escape")  # closes the list, keeps the text
+    expect(listbox).to_have_count(0)
+    expect(box).to_have_value("Thanks @lovelace for the notes. @lov")
+    box.press("Backspace")
+    box.press("Backspace")
+    box.press("Backspace")
+    box.press("Backspace")
+    page.get_by_role("button", name="Post comment").click()
+
+    link = page.locator("#comment-list a.mention")
+    expect(link).to_have_text("@lovelace")
+    expect(link).to_have_attribute("href", "/u/lovelace")
+
+
+# Names kept importable for the checks above without lint noise.
 _ = (User, Post)

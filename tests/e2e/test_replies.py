@@ -216,3 +216,40 @@ def test_a_mention_picked_from_the_suggestions_with_the_keyboard_becomes_a_link(
 
 # Names kept importable for the checks above without lint noise.
 _ = (User, Post)
+
+
+def test_suggestions_in_the_editor_and_in_chat_where_enter_picks_instead_of_sending(
+    page: Page, live_server: str, app: Flask
+) -> None:
+    from blog.chat.services import start_direct
+
+    _setup(app)
+    with app.app_context():
+        make_user(user_name="lovelace", display_name="Ada Lovelace")
+        bob = db.session.query(User).filter(User.user_name == "bob").one()
+        alice = db.session.query(User).filter(User.user_name == "alice").one()
+        conversation = start_direct(bob, alice)
+        db.session.commit()
+        chat_url = f"{live_server}/chat/{conversation.id}"
+    _sign_in(page, live_server, "bob@example.com")
+
+    page.goto(f"{live_server}/write")
+    editor = page.locator("#post-form textarea[name=content]")
+    editor.click()
+    editor.press_sequentially("Written with @lovel", delay=30)
+    expect(page.get_by_role("listbox", name="People to mention")).to_be_visible()
+    editor.press("Tab")
+    expect(editor).to_have_value("Written with @lovelace ")
+
+    page.goto(chat_url)
+    box = page.locator("textarea[name=body]")
+    box.click()
+    box.press_sequentially("Ask @lovel", delay=30)
+    expect(page.get_by_role("listbox", name="People to mention")).to_be_visible()
+    box.press("Enter")  # picks; does not send
+    expect(box).to_have_value("Ask @lovelace ")
+    box.press_sequentially("about it", delay=20)
+    box.press("Enter")  # the list is closed: Enter sends
+    expect(page.locator(".chat-message, [id^=message-]").last).to_contain_text(
+        "Ask @lovelace about it"
+    )

@@ -306,3 +306,35 @@ def test_the_post_page_stays_at_a_fixed_number_of_statements_however_deep(
     assert f"{depth} comments" in page
     # The same for 10 and 200: the top-level page, the subtrees in one, the count, the rest.
     assert q.count == STATEMENTS, q.statements
+
+
+def test_a_signed_in_reader_sees_10_and_200_deep_at_the_same_count(app, world, count_queries):
+    counts = []
+    reader = world["as"]("bob")
+    for depth in (10, 200):
+        have = len(_all_comments(app))
+        _chain_from_last(app, world, depth - have)
+        reader.get(_path(world))
+        with count_queries() as q:
+            page = reader.get(_path(world)).get_data(as_text=True)
+        assert page.count('class="comment"') == depth
+        assert page.count("Reply <span") == depth  # each visible comment offers a reply
+        counts.append(q.count)
+    assert counts[0] == counts[1], counts
+
+
+def _all_comments(app) -> list[uuid.UUID]:
+    with app.app_context():
+        return list(db.session.scalars(select(Comment.id)))
+
+
+def _chain_from_last(app, world, n: int) -> None:
+    with app.app_context():
+        post = db.session.get(Post, world["post"])
+        last = db.session.scalars(
+            select(Comment).order_by(Comment.created_at.desc(), Comment.id.desc())
+        ).first()
+        author = post.author
+        for i in range(n):
+            last = add_comment(post, author, f"Deeper {i}", parent=last)
+        db.session.commit()

@@ -58,6 +58,9 @@ def access_reply_parent(user: Any, post: Post, comment_id: uuid.UUID | None) -> 
         abort(404)
     if not comment.is_visible:
         abort(404)
+    # Hidden while moderators review readers' reports: answers wait for their decision.
+    if comment.hidden_at is not None:
+        abort(404)
     if not post.is_published or post.is_archived:
         abort(404)
     return comment

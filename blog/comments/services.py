@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import any_, func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from blog.audit.services import record_audit
@@ -112,7 +112,7 @@ def subtree(comment: Comment) -> Thread:
     root = comment.root_id or comment.id
     query = select(Comment).where(Comment.root_id == root)
     if comment.root_id is not None:
-        query = query.where(Comment.path.any(comment.id))
+        query = query.where(any_(Comment.path) == comment.id)
     rows = list(
         db.session.scalars(
             query.options(joinedload(Comment.author)).order_by(Comment.created_at, Comment.id)

@@ -202,6 +202,25 @@ def test_a_deleted_or_removed_parent_keeps_its_replies_under_a_placeholder(app, 
     assert "0 comments" in page
 
 
+def test_a_comment_hidden_for_review_takes_no_replies(app, world):
+    with app.app_context():
+        db.session.get(Comment, world["top"]).hidden_at = utcnow()
+        db.session.commit()
+    bob = world["as"]("bob")
+    assert _reply(bob, world, world["top"]).status_code == 404
+    page = bob.get(_path(world)).get_data(as_text=True)
+    assert f'data-reply-button="{world["top"]}"' not in page
+
+
+def test_the_demo_discussion_has_a_reply(app):
+    from blog.ops.demo import seed_demo_data
+
+    with app.app_context():
+        seed_demo_data()
+        replies = db.session.scalars(select(Comment).where(Comment.parent_id.is_not(None))).all()
+        assert len(replies) == 1
+
+
 def test_replies_nest_three_levels_and_deeper_ones_sit_at_the_last(app, world):
     top, one, two, three, four = _chain(app, world, 4)
     page = new_client(app).get(_path(world)).get_data(as_text=True)

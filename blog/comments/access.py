@@ -40,3 +40,27 @@ def access_comment(
     if action == "remove" and not (user.is_authenticated and user.is_moderator):
         abort(403, "Only moderators can remove comments.")
     return comment, post
+
+
+def access_reply_parent(user: Any, post: Post, comment_id: uuid.UUID | None) -> Comment:
+    """The comment of `post` that `user` may answer, or abort 404: a comment of another post, a
+    deleted or removed one, or one under a post that takes no comments (a draft, an archived
+    post) has nothing to reply to. `post` already passed access_post."""
+    if comment_id is None:
+        abort(404)
+    comment = db.session.scalar(
+        select(Comment).where(Comment.id == comment_id).options(joinedload(Comment.author))
+    )
+    if comment is None:
+        abort(404)
+    # The URL names the post: a comment of another post is not found under it.
+    if comment.post_id != post.id:
+        abort(404)
+    if not comment.is_visible:
+        abort(404)
+    # Hidden while moderators review readers' reports: answers wait for their decision.
+    if comment.hidden_at is not None:
+        abort(404)
+    if not post.is_published or post.is_archived:
+        abort(404)
+    return comment

@@ -1,4 +1,5 @@
-"""Demo comments for `make run`: a short discussion under the first demo post (idempotent)."""
+"""Demo comments for `make run`: a short discussion under the first demo post, one comment and
+a reply to it (idempotent)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ def seed_demo_comments() -> int:
     if db.session.scalar(select(exists().where(Comment.post_id == post.id))):
         return 0
     created = 0
+    previous = None
     for email, text in DEMO_COMMENTS:
         author = get_user_by_email(email)
         if author is not None:
-            add_comment(post, author, text)
+            # Each answers the one before: the thread shows a reply.
+            previous = add_comment(post, author, text, parent=previous)
             created += 1
     db.session.commit()
     return created

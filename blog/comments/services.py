@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, func, select, tuple_
+from sqlalchemy import any_, false, func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from blog.audit.services import record_audit
 from blog.auth.models import User
-from blog.comments.models import Comment
+from blog.comments.models import SHOWN_LEVELS, Comment
 from blog.core.db import utcnow
-from blog.core.markdown import mentioned_names
 from blog.core.pagination import decode_cursor, encode_cursor
 from blog.extensions import db
 from blog.outbox.events import emit
 from blog.posts.models import Post
-from blog.profiles.mentions import render_user_text
+from blog.profiles.mentions import mentioned_people, render_user_text
 
 PAGE_SIZE = 50
 # A comment sits under the thread's h2: its "# Heading" is an h3.
@@ -39,8 +38,51 @@ class Thread:
     comments: list[Comment]
     total: int
     next_cursor: str | None
+    # The replies each comment's list shows, oldest first (Comment.container_id).
+    replies: dict[uuid.UUID, list[Comment]] = field(default_factory=dict)
+    # Every comment loaded, by id: a reply shown beside its parent names it.
+    by_id: dict[uuid.UUID, Comment] = field(default_factory=dict)
     # Ids of the comments whose authors the viewer ignores: shown collapsed (blog.safety).
     collapsed: frozenset[uuid.UUID] = frozenset()
+
+    def replies_of(self, comment: Comment) -> list[Comment]:
+        return self.replies.get(comment.id, [])
+
+    def parent_of(self, comment: Comment) -> Comment | None:
+        return self.by_id.get(comment.parent_id) if comment.parent_id else None
+
+
+def _arrange(rows: list[Comment]) -> dict[uuid.UUID, list[Comment]]:
+    replies: dict[uuid.UUID, list[Comment]] = {}
+    for reply in rows:  # already oldest first
+        container = reply.container_id
+        if container is not None:
+            replies.setdefault(container, []).append(reply)
+    return replies
+
+
+def _ignored_column(viewer_id: uuid.UUID | None) -> Any:
+    # safety: whether the viewer ignores each author, a column of the same statement
+    from blog.safety.services import ignores
+
+    return ignores(viewer_id, Comment.author_id) if viewer_id is not None else false()
+
+
+def _subtrees(
+    root_ids: list[uuid.UUID], viewer_id: uuid.UUID | None = None
+) -> list[tuple[Comment, bool]]:
+    """Every reply under these top-level comments, oldest first, with authors (and whether the
+    viewer ignores each author): one statement on ix_comments_root_id_created_at_id (the
+    materialised path's root) however deep."""
+    if not root_ids:
+        return []
+    rows = db.session.execute(
+        select(Comment, _ignored_column(viewer_id))
+        .where(Comment.root_id.in_(root_ids))
+        .options(joinedload(Comment.author))
+        .order_by(Comment.created_at, Comment.id)
+    ).all()
+    return [(comment, bool(hidden)) for comment, hidden in rows]
 
 
 def thread(
@@ -50,17 +92,13 @@ def thread(
     *,
     viewer_id: uuid.UUID | None = None,
 ) -> Thread:
-    """One page of a post's comments, oldest first (with authors), and how many count (removed
-    and deleted ones stay in the thread as placeholders, uncounted): two statements however
-    long the thread. With a `viewer_id`, whether the viewer ignores each author is a column of
-    the same statement."""
-    # safety: whether the viewer ignores each author, a column of the same statement
-    from blog.safety.services import ignores
-
-    ignored: Any = ignores(viewer_id, Comment.author_id) if viewer_id is not None else false()
+    """One page of a post's top-level comments, oldest first, each with its whole subtree (with
+    authors), and how many count (replies count; removed and deleted ones stay in the thread as
+    placeholders, uncounted): three statements however long or deep the thread. With a
+    `viewer_id`, whether the viewer ignores each author is a column of the same statements."""
     query = (
-        select(Comment, ignored)
-        .where(Comment.post_id == post.id)
+        select(Comment, _ignored_column(viewer_id))
+        .where(Comment.post_id == post.id, Comment.parent_id.is_(None))
         .options(joinedload(Comment.author))
         .order_by(Comment.created_at, Comment.id)
     )
@@ -69,14 +107,49 @@ def thread(
         query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(*position))
     pairs = db.session.execute(query.limit(size + 1)).all()
     rows = [comment for comment, _ignored in pairs]
-    collapsed = frozenset(comment.id for comment, hidden in pairs[:size] if hidden)
-    total = visible_count(post.id)
     more = len(rows) > size
     rows = rows[:size]
+    below_pairs = _subtrees([row.id for row in rows], viewer_id)
+    below = [comment for comment, _ignored in below_pairs]
+    collapsed = frozenset(
+        [comment.id for comment, hidden in pairs[:size] if hidden]
+        + [comment.id for comment, hidden in below_pairs if hidden]
+    )
+    total = visible_count(post.id)
     last = rows[-1] if more and rows else None
     return Thread(
-        rows, total or 0, encode_cursor(last.created_at, last.id) if last else None, collapsed
+        rows,
+        total or 0,
+        encode_cursor(last.created_at, last.id) if last else None,
+        _arrange(below),
+        {c.id: c for c in (*rows, *below)},
+        collapsed,
     )
+
+
+def subtree(comment: Comment) -> Thread:
+    """The replies a comment's list shows (for re-rendering one comment in place): one
+    statement, none for a comment at the last shown level (its replies sit beside it)."""
+    if not comment.shows_replies:
+        # Its replies sit beside it; it names its parent when it is one of those itself.
+        parent = None
+        if comment.depth >= SHOWN_LEVELS and comment.parent_id is not None:
+            parent = db.session.scalar(
+                select(Comment)
+                .where(Comment.id == comment.parent_id)
+                .options(joinedload(Comment.author))
+            )
+        return Thread([comment], 0, None, {}, {parent.id: parent} if parent else {})
+    root = comment.root_id or comment.id
+    query = select(Comment).where(Comment.root_id == root)
+    if comment.root_id is not None:
+        query = query.where(any_(Comment.path) == comment.id)
+    rows = list(
+        db.session.scalars(
+            query.options(joinedload(Comment.author)).order_by(Comment.created_at, Comment.id)
+        )
+    )
+    return Thread([comment], 0, None, _arrange(rows), {c.id: c for c in (comment, *rows)})
 
 
 def _check_open(post: Post) -> None:
@@ -84,18 +157,6 @@ def _check_open(post: Post) -> None:
         raise CommentRefused("This post is archived: its comments are read-only.")
     if not post.is_published:
         raise CommentRefused("Only published posts take comments.")
-
-
-def _mentions(content: str, author: User) -> list[dict[str, str]]:
-    names = mentioned_names(content)
-    if not names:
-        return []
-    users = db.session.execute(
-        select(User.id, User.user_name).where(
-            func.lower(User.user_name).in_(names), User.deleted_at.is_(None), User.id != author.id
-        )
-    ).all()
-    return [{"id": str(uid), "user_name": name} for uid, name in users]
 
 
 # --- safety: new-account limits (blog.safety.newcomers) and ignored authors in threads
@@ -111,15 +172,25 @@ def _check_new_account(author: User, content: str, html: str) -> None:
 # --- end safety
 
 
-def add_comment(post: Post, author: User, content: str) -> Comment:
-    """Add a comment to a published post; emits comment.created with its mentions.
-    Raises CommentRefused for an archived or unpublished post."""
+def add_comment(post: Post, author: User, content: str, parent: Comment | None = None) -> Comment:
+    """Add a comment to a published post, or a reply to `parent` (a visible comment of that
+    post); emits comment.created with its mentions and, for a reply, the parent's author.
+    Raises CommentRefused for an archived or unpublished post or a parent that cannot take one."""
     _check_open(post)
+    if parent is not None:
+        if parent.post_id != post.id:
+            raise CommentRefused("That comment is not on this post.")
+        if not parent.is_visible:
+            raise CommentRefused("That comment was taken down: it takes no replies.")
     rendered = render_user_text(content, heading_base=COMMENT_HEADING_BASE)
     _check_new_account(author, content, rendered.html)  # safety
     comment = Comment(
         post_id=post.id, author_id=author.id, content=content, content_html=rendered.html
     )
+    if parent is not None:
+        comment.parent_id = parent.id
+        comment.root_id = parent.root_id or parent.id
+        comment.path = [*(parent.path or []), parent.id]
     db.session.add(comment)
     db.session.flush()
     emit(
@@ -131,8 +202,12 @@ def add_comment(post: Post, author: User, content: str) -> Comment:
             "post_id": str(post.id),
             "post_author_id": str(post.author_id),
             "author_id": str(author.id),
-            "mentions": _mentions(content, author),
+            "mentions": mentioned_people(content, author_id=author.id),
             "excerpt": rendered.text[:200],
+            "parent_id": str(parent.id) if parent is not None else None,
+            "parent_author_id": (
+                str(parent.author_id) if parent is not None and parent.author_id else None
+            ),
         },
     )
     return comment

@@ -11,7 +11,7 @@ from flask_login import current_user
 from blog.auth.access import require_user, require_verified
 from blog.auth.limits import limit, user_key
 from blog.comments import services
-from blog.comments.access import access_comment
+from blog.comments.access import access_comment, access_reply_parent
 from blog.comments.forms import CommentForm, RemoveForm
 from blog.comments.models import Comment
 from blog.core.htmx import is_htmx, redirect_to
@@ -39,13 +39,19 @@ def _post_url(post: Post, comment: Comment | None = None) -> str:
 
 
 def _fragment(comment: Comment, post: Post, status: int = 200):
-    return render_template("comments/_comment.html", comment=comment, post=post), status
+    # The comment is swapped whole (outerHTML): its replies come with it.
+    thread = services.subtree(comment)
+    return render_template(
+        "comments/_comment.html", comment=comment, post=post, thread=thread
+    ), status
 
 
 def _changed(comment: Comment, post: Post):
     """The comment after a delete, removal or restore, and the thread's heading out of band:
     the count changed with it."""
-    body = render_template("comments/_comment.html", comment=comment, post=post)
+    body = render_template(
+        "comments/_comment.html", comment=comment, post=post, thread=services.subtree(comment)
+    )
     count = render_template("comments/_count.html", total=services.visible_count(post.id), oob=True)
     return body + count, 200
 
@@ -54,20 +60,39 @@ def _changed(comment: Comment, post: Post):
 @limiter.limit(limit("comment"), key_func=user_key)
 @require_verified
 def add(post_id: uuid.UUID):
+    """A comment, or a reply when the form names a `parent_id` (one endpoint, so replies count
+    against the same `comment` limit)."""
     post = access_post(current_user, post_id)
+    parent = None
+    if "parent_id" in request.form:
+        parent = access_reply_parent(current_user, post, _uuid_or_none(request.form["parent_id"]))
     form = CommentForm()
     if not form.validate():
-        return _form_error(post, form)
+        return _reply_error(post, parent, form) if parent else _form_error(post, form)
     try:
-        comment = services.add_comment(post, current_user, form.content.data)
+        comment = services.add_comment(post, current_user, form.content.data, parent=parent)
     except services.CommentLimited as exc:  # safety: a new account's limit, beside the field
         db.session.rollback()
         form.content.errors = [str(exc)]
-        return _form_error(post, form)
+        return _reply_error(post, parent, form) if parent else _form_error(post, form)
     except services.CommentRefused as exc:
         db.session.rollback()
         return _refused(post, str(exc))
     db.session.commit()
+    if parent is not None:
+        if is_htmx():
+            body = render_template(
+                "comments/_reply_added.html",
+                comment=comment,
+                parent=parent,
+                post=post,
+                thread=services.Thread(
+                    [comment], services.visible_count(post.id), None, {}, {parent.id: parent}
+                ),
+            )
+            return body, 201
+        flash("Your reply is posted.", "success")
+        return redirect_to(_post_url(post, comment))
     if is_htmx():
         total = services.visible_count(post.id)
         body = render_template(
@@ -80,6 +105,33 @@ def add(post_id: uuid.UUID):
         return body, 201
     flash("Your comment is posted.", "success")
     return redirect_to(_post_url(post, comment))
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _reply_error(post: Post, parent: Comment, form: CommentForm):
+    if is_htmx():
+        body = render_template("comments/_reply_form.html", post=post, parent=parent, form=form)
+        # Beside the reply form, not inside the list the reply would join.
+        return body, 422, {"HX-Retarget": f"#reply-form-{parent.id}", "HX-Reswap": "outerHTML"}
+    return render_template("comments/reply_page.html", post=post, parent=parent, form=form), 422
+
+
+@bp.get("/posts/<uuid:post_id>/comments/<uuid:comment_id>/reply")
+@require_verified
+def reply(post_id: uuid.UUID, comment_id: uuid.UUID):
+    """The reply form: inline under the comment for htmx, a page of its own without JS."""
+    post = access_post(current_user, post_id)
+    parent = access_reply_parent(current_user, post, comment_id)
+    form = CommentForm(formdata=None)
+    if is_htmx():
+        return render_template("comments/_reply_form.html", post=post, parent=parent, form=form)
+    return render_template("comments/reply_page.html", post=post, parent=parent, form=form)
 
 
 def _form_error(post: Post, form: CommentForm):

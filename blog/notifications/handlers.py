@@ -7,9 +7,12 @@ built from the event's data and the rows as they are now; links are site paths.
 Payloads expected (the emitting services own them):
 - user.suspended        aggregate user; data {reason, until, actor_id}
 - post.published        aggregate post; data {author_id, title, slug, republished, ...}
+- post.published, post.updated also carry mentions: [{id, user_name}] (people named for the
+                        first time: none on a republication, only new ones on an edit)
 - post.archived         aggregate post; data {author_id, slug, by}
 - comment.created       aggregate post; data {comment_id, post_id, post_author_id, author_id,
-                        mentions: [{id, user_name}] or [user id or user name], excerpt}
+                        mentions: [{id, user_name}] or [user id or user name], excerpt,
+                        parent_id, parent_author_id (a reply's parent and its author, or null)}
 - comment.removed       aggregate post; data {comment_id, post_id, author_id, reason, actor_id}
 """
 
@@ -106,6 +109,30 @@ def notify_followers_of_post(message: Message) -> None:
     )
 
 
+@handles("post.published", "post.updated", queue="notifications")
+def notify_post_mentions(message: Message) -> None:
+    """Tell the people a published post mentions (the services send only the new ones)."""
+    post = _post(_uuid(message["aggregate_id"]))
+    if post is None:
+        return
+    mentions = message["data"].get("mentions")
+    mentioned = [u for u in _mentioned_users(mentions) if u != post.author_id] if mentions else []
+    if not mentioned:
+        return
+    author = _user_name(post.author_id)
+    notify_users(
+        mentioned,
+        Notice(
+            kind="mention",
+            title=f"{author} mentioned you",
+            message=f"{author} mentioned you in “{post.title}”.",
+            link=_post_path(post.slug),
+            actor_id=post.author_id,
+        ),
+        event_id=_event_id(message),
+    )
+
+
 @handles("post.archived", queue="notifications")
 def notify_post_archived(message: Message) -> None:
     """Tell an author a moderator archived their post (not when they did it themselves)."""
@@ -130,10 +157,12 @@ def notify_post_archived(message: Message) -> None:
 
 @handles("comment.created", queue="notifications")
 def notify_comment_created(message: Message) -> None:
-    """Tell the post's author about a comment, and each person mentioned in it.
+    """Tell the parent comment's author about a reply, the post's author about a comment, and
+    each person mentioned in it.
 
-    The author's notice comes first; a mention of the author in the same comment adds nothing
-    (one notice per person per event).
+    One notice per person per event, the most specific first: a post's author who wrote the
+    parent gets the reply notice only ("bob replied to your comment" says more than "bob
+    commented"), and a mention of someone already told adds nothing.
     """
     data = message["data"]
     commenter_id = _uuid(data.get("author_id"))
@@ -145,7 +174,23 @@ def notify_comment_created(message: Message) -> None:
     link = _post_path(post.slug, anchor)
     excerpt = str(data.get("excerpt") or "").strip()
     event_id = _event_id(message)
-    if post.author_id != commenter_id:
+    told: set[uuid.UUID | None] = {commenter_id}
+    parent_author_id = _uuid(data.get("parent_author_id"))
+    if parent_author_id is not None and parent_author_id not in told:
+        told.add(parent_author_id)
+        notify_users(
+            [parent_author_id],
+            Notice(
+                kind="comment_reply",
+                title=f"{commenter} replied to your comment",
+                message=excerpt or f"{commenter} replied to your comment on “{post.title}”.",
+                link=link,
+                actor_id=commenter_id,
+            ),
+            event_id=event_id,
+        )
+    if post.author_id not in told:
+        told.add(post.author_id)
         notify_users(
             [post.author_id],
             Notice(
@@ -157,7 +202,7 @@ def notify_comment_created(message: Message) -> None:
             ),
             event_id=event_id,
         )
-    mentioned = [u for u in _mentioned_users(data.get("mentions")) if u != commenter_id]
+    mentioned = [u for u in _mentioned_users(data.get("mentions")) if u not in told]
     if mentioned:
         notify_users(
             mentioned,

@@ -28,7 +28,7 @@ from blog.posts.models import (
     Tag,
 )
 from blog.posts.slugs import TagNameInvalid, normalise_tag_name, slugify, with_suffix
-from blog.profiles.mentions import render_user_text
+from blog.profiles.mentions import mentioned_people, render_user_text
 
 # Slugs are made from at most this much of the title; the column allows room for suffixes.
 SLUG_FROM_TITLE = 80
@@ -204,6 +204,7 @@ def create_post(author: User, *, title: str, content: str, tag_names: list[str])
 def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -> Post:
     """Change title, text and tags. A published post's event says what changed."""
     changed = []
+    before = post.content
     if title != post.title:
         changed.append("title")
         _set_slug(post, title)
@@ -225,7 +226,14 @@ def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -
             "post.updated",
             aggregate_type="post",
             aggregate_id=post.id,
-            data={"slug": post.slug, "changed": changed},
+            data={
+                "slug": post.slug,
+                "changed": changed,
+                # People the edit mentions for the first time (the others were told).
+                "mentions": mentioned_people(content, author_id=post.author_id, before=before)
+                if "content" in changed and post.is_published
+                else [],
+            },
         )
     return post
 
@@ -252,6 +260,10 @@ def publish_post(post: Post, *, actor: User | None, now: datetime | None = None)
             "published_at": post.published_at.isoformat() if post.published_at else None,
             "republished": republished,
             "tags": [t.name for t in post.tags],
+            # A republished post told its people the first time.
+            "mentions": []
+            if republished
+            else mentioned_people(post.content, author_id=post.author_id),
         },
     )
     if actor is not None and actor.id != post.author_id:

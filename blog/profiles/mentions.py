@@ -8,6 +8,7 @@ account stays plain text.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from blog.auth.models import User
-from blog.core.markdown import Rendered, render_markdown
+from blog.core.markdown import Rendered, mentioned_names, render_markdown
 from blog.extensions import db
 
 
@@ -42,3 +43,23 @@ def profile_links(names: Collection[str]) -> dict[str, str]:
 def render_user_text(source: str, *, heading_base: int = 1) -> Rendered:
     """A post's or a comment's Markdown, rendered with its mentions linked."""
     return render_markdown(source, people=profile_links, heading_base=heading_base)
+
+
+def mentioned_people(
+    source: str, *, author_id: uuid.UUID, before: str | None = None
+) -> list[dict[str, str]]:
+    """The live accounts `source` mentions, as {id, user_name} for an event: never the author,
+    and, for an edit, none that `before` (the earlier text) mentioned already. One statement."""
+    names = set(mentioned_names(source))
+    if before is not None:
+        names -= set(mentioned_names(before))
+    if not names:
+        return []
+    rows = db.session.execute(
+        select(User.id, User.user_name).where(
+            func.lower(User.user_name).in_(sorted(names)),
+            User.deleted_at.is_(None),
+            User.id != author_id,
+        )
+    ).all()
+    return [{"id": str(uid), "user_name": name} for uid, name in rows]

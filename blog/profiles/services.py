@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from xml.sax.saxutils import escape
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from blog.auth.models import User
 from blog.core.ui import initials as core_initials
@@ -49,4 +49,49 @@ def avatar_svg(user_id: uuid.UUID, letters: str) -> str:
         '<text x="32" y="32" dy=".35em" text-anchor="middle" fill="#fff" '
         'font-family="system-ui, sans-serif" font-size="26" font-weight="600">'
         f"{escape(letters[:2])}</text></svg>"
+    )
+
+
+SUGGESTIONS = 8
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def suggest_people(prefix: str, *, limit: int = SUGGESTIONS) -> list[User]:
+    """Up to `limit` active accounts whose user name or display name starts with `prefix`
+    (case-insensitive), user-name matches first: for the @mention suggestions.
+
+    Each half is a range scan on its text_pattern_ops index (ix_users_user_name_prefix,
+    ix_users_display_name_prefix), never a scan of every account; suspended and deleted
+    accounts are left out."""
+    prefix = prefix.strip().lstrip("@").lower()[:100]
+    if not prefix:
+        return []
+    needle = _like_prefix(prefix)
+    live = (User.deleted_at.is_(None), User.status == "active")
+    by_name = (
+        select(User.id, func.lower(User.user_name).label("key"), literal(0).label("rank"))
+        .where(func.lower(User.user_name).like(needle, escape="\\"), *live)
+        .limit(limit)
+    )
+    by_display = (
+        select(User.id, func.lower(User.display_name).label("key"), literal(1).label("rank"))
+        .where(func.lower(User.display_name).like(needle, escape="\\"), *live)
+        .limit(limit)
+    )
+    found = union_all(by_name, by_display).subquery()
+    best = (
+        select(found.c.id, func.min(found.c.rank).label("rank"), func.min(found.c.key).label("key"))
+        .group_by(found.c.id)
+        .subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(best, best.c.id == User.id)
+            .order_by(best.c.rank, best.c.key, User.id)
+            .limit(limit)
+        )
     )

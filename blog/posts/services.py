@@ -30,6 +30,7 @@ from blog.posts.models import (
 )
 from blog.posts.slugs import TagNameInvalid, normalise_tag_name, slugify, with_suffix
 from blog.profiles.mentions import render_user_text
+from blog.uploads.images import image_sizes
 
 # Slugs are made from at most this much of the title; the column allows room for suffixes.
 SLUG_FROM_TITLE = 80
@@ -145,7 +146,7 @@ def _is_suffixed(slug: str, base: str) -> bool:
 def _apply_content(post: Post, title: str, content: str, tags: list[Tag]) -> None:
     post.title = title
     if post.content != content or post.content_html is None:
-        rendered = render_user_text(content)
+        rendered = render_user_text(content, images=image_sizes(post.author_id))
         post.content = content
         post.content_html = rendered.html
         post.content_text = rendered.text

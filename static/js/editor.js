@@ -253,6 +253,10 @@
     if (!f) {
       return;
     }
+    const hint = document.getElementById("paste-hint");
+    if (hint) {
+      hint.hidden = false; // only true with this file
+    }
     if (f.hasAttribute("data-autosave-public")) {
       sayText("Changes go live when you press “Update post”.");
     } else if (f.dataset.autosaveUrl) {

@@ -49,12 +49,19 @@ def _editor(form: PostForm, post: Post | None, status: int = 200, **extra: Any):
 
 
 def _post_created(response: Response) -> bool:
-    # Count what creates a post (a redirect away from the editor), not errors or previews.
-    return response.status_code in (302, 204)
+    # Count what creates a post (a redirect away from the editor, or the 201 of a first
+    # autosave), not errors or previews.
+    return response.status_code in (302, 204, 201)
+
+
+# New posts share one count, whether "Save draft" or the first autosave made them.
+_new_posts = limiter.shared_limit(
+    limit("post"), scope="post", methods=["POST"], key_func=user_key, deduct_when=_post_created
+)
 
 
 @bp.route("/write", methods=["GET", "POST"])
-@limiter.limit(limit("post"), methods=["POST"], key_func=user_key, deduct_when=_post_created)
+@_new_posts
 @require_verified
 def new():
     form = _form()
@@ -162,13 +169,9 @@ def _autosave_form() -> PostForm | Response:
     return _autosave_status(None, 422, message=message)
 
 
-def _draft_created(response: Response) -> bool:
-    return response.status_code == 201
-
-
 @bp.post("/write/autosave")
 @limiter.limit(limit("autosave"), key_func=user_key)
-@limiter.limit(limit("post"), key_func=user_key, deduct_when=_draft_created)
+@_new_posts
 @require_verified
 def autosave_new():
     """The first autosave of a new post creates its draft (201, with the draft's addresses:

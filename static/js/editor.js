@@ -224,7 +224,20 @@
     publicDirty = false;
     if (inflight) {
       event.preventDefault();
-      inflight.finally(() => event.detail.issueRequest(true));
+      const path = event.detail.path;
+      const trigger = event.detail.triggeringEvent;
+      const button = trigger && trigger.submitter;
+      inflight.finally(() => {
+        const now = elt.getAttribute("hx-post");
+        if (now === path || !window.htmx) {
+          event.detail.issueRequest(true);
+          return;
+        }
+        // The save under way made this new post's draft: send the form to the draft's
+        // editor, not to /write (which would make a second post).
+        const values = button && button.name ? { [button.name]: button.value } : {};
+        window.htmx.ajax("POST", now, { source: elt, target: elt, swap: "outerHTML", values });
+      });
     }
   });
   document.addEventListener("submit", (event) => {

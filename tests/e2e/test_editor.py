@@ -128,6 +128,27 @@ def test_keep_my_text_replaces_the_newer_text_only_when_asked(
     expect(page.get_by_label("Text")).to_have_value("Tab two's text, kept on purpose.")
 
 
+def test_saving_while_the_first_autosave_is_under_way_makes_one_post(
+    page: Page, app: Flask, live_server: str
+) -> None:
+    email = _writer(app, "ada_one_post")
+    _sign_in(page, live_server, email)
+    page.goto(f"{live_server}/write")
+    page.wait_for_function("() => window.htmx !== undefined")
+    held: list = []
+    page.route("**/write/autosave", lambda route: held.append(route))  # waits on the wire
+    page.get_by_label("Title").fill("Only one of these")
+    page.get_by_label("Text").fill("Saved twice at once, kept once.")
+    page.wait_for_timeout(2000)
+    assert len(held) == 1
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_timeout(300)
+    held[0].continue_()
+    expect(page.locator("#flash-messages")).to_contain_text("Draft saved.")
+    page.goto(f"{live_server}/me/posts")
+    expect(page.get_by_role("link", name="Only one of these", exact=True)).to_have_count(1)
+
+
 def _png_b64(size: tuple[int, int] = (1200, 800), color: str = "teal") -> str:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")

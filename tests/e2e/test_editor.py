@@ -12,7 +12,7 @@ import re
 
 from flask import Flask
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import select
 
 from blog.core.db import utcnow
@@ -100,6 +100,8 @@ def test_the_later_save_from_a_second_tab_is_refused_and_the_newer_text_offered(
         "This post was changed in another tab or window at", timeout=5000
     )
     expect(status).to_contain_text("Your text here is not saved.")
+    if os.environ.get("EDITOR_SHOTS"):
+        other.screenshot(path=f"{os.environ['EDITOR_SHOTS']}/editor-conflict-1280-light.png")
     # Nothing was overwritten: tab one's text is what the server has.
     other.get_by_role("link", name="Load the newer text").click()
     expect(other.get_by_label("Text")).to_have_value("Tab one's text, saved first.")
@@ -136,7 +138,11 @@ def test_saving_while_the_first_autosave_is_under_way_makes_one_post(
     page.goto(f"{live_server}/write")
     page.wait_for_function("() => window.htmx !== undefined")
     held: list = []
-    page.route("**/write/autosave", lambda route: held.append(route))  # waits on the wire
+
+    def hold(route: Route) -> None:  # the first autosave waits on the wire
+        held.append(route)
+
+    page.route("**/write/autosave", hold)
     page.get_by_label("Title").fill("Only one of these")
     page.get_by_label("Text").fill("Saved twice at once, kept once.")
     page.wait_for_timeout(2000)

@@ -35,6 +35,7 @@ LIMIT_DEFAULTS = {
     "flag": "20/hour",
     "post": "10/hour;50/day",  # new posts saved (blog/posts/editor.py)
     "preview": "120/minute",  # the editor's live preview and tag suggestions
+    "autosave": "60/minute;1500/hour",  # the editor's background saves of drafts
     "chat_send": "20/10seconds;1000/hour",  # chat messages, by POST or over the websocket
     "chat_start": "30/hour",  # new conversations
 }

@@ -15,7 +15,10 @@ request):
   forbids inline styles; static/css/reading.css colours them for light and dark);
 - tables inside a box of their own that scrolls on narrow screens;
 - `@user_name` of a live account as a link to the profile, looked up once per text through the
-  caller's `people` function (core knows no users); never inside code or an existing link.
+  caller's `people` function (core knows no users); never inside code or an existing link;
+- images that the caller's `images` function knows (our uploads: core knows no files) get
+  their width and height (no layout shift) and a `srcset` of their sizes; every image loads
+  lazily.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
+    # width, height, srcset and sizes come only from the `images` lookup (raw HTML is text).
+    "img": {"src", "alt", "title", "width", "height", "srcset", "sizes", "loading"},
     "ol": {"start"},
     "abbr": {"title"},
 }
@@ -59,7 +63,11 @@ ALLOWED_CLASSES = {
 }
 # A code block and a table box scroll sideways on a phone: keyboard users must reach them
 # (axe: scrollable-region-focusable). Set on every pre and div, whatever came in.
-FORCED_ATTRIBUTES = {"pre": {"tabindex": "0"}, "div": {"tabindex": "0"}}
+FORCED_ATTRIBUTES = {
+    "pre": {"tabindex": "0"},
+    "div": {"tabindex": "0"},
+    "img": {"loading": "lazy"},
+}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener noreferrer"
 # Removed with their content, not just unwrapped (the text of a script is never prose).
@@ -72,6 +80,21 @@ HIGHLIGHT_BUDGET = 30_000
 
 # names (lower case, without "@") → the profile link of each live account among them.
 PeopleLookup = Callable[[Collection[str]], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    """What the page needs to lay out one of our images before it loads."""
+
+    width: int
+    height: int
+    srcset: str = ""  # "url 320w, url 1200w": empty when there is one size only
+
+
+# image sources as written → the size of each that the caller knows (one call per text).
+ImageLookup = Callable[[Collection[str]], Mapping[str, ImageSize]]
+# The reading column (static/css/reading.css: 58ch, about 40rem) or the screen, if narrower.
+IMAGE_SIZES = "(max-width: 42rem) 100vw, 40rem"
 
 
 @dataclass(frozen=True)
@@ -134,12 +157,17 @@ def sanitise_html(html: str) -> str:
 
 
 def render_markdown(
-    source: str, *, people: PeopleLookup | None = None, heading_base: int = 1
+    source: str,
+    *,
+    people: PeopleLookup | None = None,
+    heading_base: int = 1,
+    images: ImageLookup | None = None,
 ) -> Rendered:
     """Render user Markdown to sanitised HTML, with its plain text.
 
     `heading_base` is the level of the heading the text sits under (the post page's h1: 1;
-    a comment under the thread's h2: 2). `people` resolves @mentions (one call per text)."""
+    a comment under the thread's h2: 2). `people` resolves @mentions, `images` the sizes of
+    images (one call each per text)."""
     md = _parser()
     env: dict[str, object] = {}
     tokens = md.parse(source, env)
@@ -147,8 +175,32 @@ def render_markdown(
     _spend_highlighting(tokens)
     if people is not None:
         _link_mentions(tokens, people)
+    if images is not None:
+        _size_images(tokens, images)
     html = md.renderer.render(tokens, md.options, env)
     return Rendered(html=sanitise_html(html), text=_plain_text(tokens))
+
+
+def _size_images(tokens: list[Token], images: ImageLookup) -> None:
+    found = [
+        child
+        for token in tokens
+        if token.type == "inline"
+        for child in token.children or ()
+        if child.type == "image" and child.attrGet("src")
+    ]
+    if not found:
+        return
+    sizes = images(sorted({str(child.attrGet("src")) for child in found}))
+    for child in found:
+        size = sizes.get(str(child.attrGet("src")))
+        if size is None:
+            continue
+        child.attrSet("width", str(size.width))
+        child.attrSet("height", str(size.height))
+        if size.srcset:
+            child.attrSet("srcset", size.srcset)
+            child.attrSet("sizes", IMAGE_SIZES)
 
 
 def _spend_highlighting(tokens: list[Token]) -> None:

@@ -88,3 +88,18 @@ def _check_publish(post: Post, user: User, *, is_author: bool, is_moderator: boo
         abort(403, REFUSED_REPUBLISH_MODERATED)
     if not moderated and not is_author:
         abort(403, REFUSED_PUBLISH)
+
+
+def access_post_history(user: Any, post_id: uuid.UUID) -> Post:
+    """The post whose earlier versions `user` may read: its author and staff (moderators,
+    admins). Everyone else gets 404: that a post was edited, and how, is not theirs to see."""
+    post = get_post(post_id)
+    if post is None:
+        abort(404)
+    check_post_access(user, post, "view")
+    signed_in = bool(getattr(user, "is_authenticated", False))
+    if not signed_in:
+        abort(404)
+    if user.id != post.author_id and not user.is_moderator:
+        abort(404)
+    return post

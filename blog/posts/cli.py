@@ -23,14 +23,15 @@ from blog.comments.services import COMMENT_HEADING_BASE
 from blog.extensions import db
 from blog.posts.models import Post
 from blog.profiles.mentions import render_user_text
+from blog.uploads.images import image_sizes
 
 posts_cli = AppGroup("posts", help="Maintenance of posts and their comments.")
 
 
-def _batches(model: Any, batch: int) -> Any:
+def _batches(model: Any, batch: int, *extra: Any) -> Any:
     after: uuid.UUID | None = None
     while True:
-        query = select(model.id, model.content, model.content_html).order_by(model.id)
+        query = select(model.id, model.content, model.content_html, *extra).order_by(model.id)
         if after is not None:
             query = query.where(model.id > after)
         rows = db.session.execute(query.limit(batch)).all()
@@ -43,10 +44,10 @@ def _batches(model: Any, batch: int) -> Any:
 def rerender_posts(batch: int = 200) -> tuple[int, int]:
     """Re-render every post; returns (seen, changed). Commits once per batch."""
     seen = changed = 0
-    for rows in _batches(Post, batch):
-        for post_id, content, old_html in rows:
+    for rows in _batches(Post, batch, Post.author_id):
+        for post_id, content, old_html, author_id in rows:
             seen += 1
-            rendered = render_user_text(content)
+            rendered = render_user_text(content, images=image_sizes(author_id))
             if rendered.html == old_html:
                 continue
             changed += 1

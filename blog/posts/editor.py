@@ -21,6 +21,7 @@ from blog.posts.forms import PostForm, read_action
 from blog.posts.models import CONTENT_MAX, IllegalTransition, Post
 from blog.profiles.mentions import render_user_text
 from blog.safety.newcomers import NewAccountLimit
+from blog.uploads.images import image_sizes
 
 bp = Blueprint("editor", __name__)
 
@@ -35,6 +36,7 @@ def _form(post: Post | None = None) -> PostForm:
             "content": post.content,
             "tags": ", ".join(tag.name for tag in post.tags),
             "scheduled_at": post.scheduled_at.replace(tzinfo=None) if post.scheduled_at else None,
+            "version": post.version,
         }
     )
 
@@ -48,19 +50,26 @@ def _editor(form: PostForm, post: Post | None, status: int = 200, **extra: Any):
 
 
 def _post_created(response: Response) -> bool:
-    # Count what creates a post (a redirect away from the editor), not errors or previews.
-    return response.status_code in (302, 204)
+    # Count what creates a post (a redirect away from the editor, or the 201 of a first
+    # autosave), not errors or previews.
+    return response.status_code in (302, 204, 201)
+
+
+# New posts share one count, whether "Save draft" or the first autosave made them.
+_new_posts = limiter.shared_limit(
+    limit("post"), scope="post", methods=["POST"], key_func=user_key, deduct_when=_post_created
+)
 
 
 @bp.route("/write", methods=["GET", "POST"])
-@limiter.limit(limit("post"), methods=["POST"], key_func=user_key, deduct_when=_post_created)
+@_new_posts
 @require_verified
 def new():
     form = _form()
     if not form.validate_on_submit():
         return _editor(form, None, 422 if form.is_submitted() else 200)
     if form.intent == "preview":
-        return _editor(form, None, preview=render_user_text(form.content.data).html)
+        return _editor(form, None, preview=_render_preview(form.content.data))
     try:
         post = services.create_post(
             current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
@@ -81,17 +90,29 @@ def edit(post_id: uuid.UUID):
             return _editor(form, post, preview=post.content_html)
         return _editor(form, post, 422)
     if form.intent == "preview":
-        return _editor(form, post, preview=render_user_text(form.content.data).html)
+        return _editor(form, post, preview=_render_preview(form.content.data))
     if form.intent == "publish" and post.is_archived:
         access_post(current_user, post_id, action="publish")
     old_slug = post.slug
     try:
         services.update_post(
-            post, title=form.title.data, content=form.content.data, tag_names=form.tag_names
+            post,
+            title=form.title.data,
+            content=form.content.data,
+            tag_names=form.tag_names,
+            expected_version=form.version.data,
         )
     except NewAccountLimit as exc:  # safety
         db.session.rollback()
         return _editor(form, db.session.get(Post, post_id), 422, form_message=str(exc))
+    except services.VersionConflict:
+        # Never a silent overwrite: the text stays in the form, and saving it again is a
+        # choice made knowing the newer text exists (the version field moves on to it).
+        db.session.rollback()
+        post = access_post(current_user, post_id, action="edit")
+        form.version.data = post.version
+        form.version.raw_data = [str(post.version)]
+        return _editor(form, post, 409, conflict=post)
     if post.slug != old_slug and not post.is_draft:
         flash("The post has a new address; the old one leads to it.", "info")
     return _save(form, post)
@@ -126,12 +147,98 @@ def _save(form: PostForm, post: Post):
     return redirect_to(url_for("editor.edit", post_id=post.id))
 
 
+# --------------------------------------------------------------------------- autosave
+#
+# static/js/editor.js posts the form here while the author types (debounced, and at least
+# every few seconds while the text keeps changing). Drafts only: a published or archived
+# post's edits stay in the page until "Update post" (as Ghost does), so nothing goes public
+# unasked. The answer is the text of the editor's status region; the version it leaves the
+# post at travels in a header, and the first save of a new post answers 201 with the
+# addresses of the draft it created.
+
+
+def _autosave_status(post: Post | None, status: int = 200, **extra: Any) -> Response:
+    response = Response(
+        render_template("posts/_autosave_status.html", post=post, **extra),
+        status,
+        mimetype="text/html",
+    )
+    if post is not None:
+        response.headers["Blog-Post-Version"] = str(post.version)
+    return response
+
+
+def _autosave_form() -> PostForm | Response:
+    keep_flashes()
+    form = PostForm(intent="save")
+    if form.validate():
+        return form
+    message = next(iter(e for errors in form.errors.values() for e in errors), "Check the form.")
+    return _autosave_status(None, 422, message=message)
+
+
+@bp.post("/write/autosave")
+@limiter.limit(limit("autosave"), key_func=user_key)
+@_new_posts
+@require_verified
+def autosave_new():
+    """The first autosave of a new post creates its draft (201, with the draft's addresses:
+    the page moves to its edit URL, so a closed tab loses nothing)."""
+    form = _autosave_form()
+    if isinstance(form, Response):
+        return form
+    try:
+        post = services.create_post(
+            current_user, title=form.title.data, content=form.content.data, tag_names=form.tag_names
+        )
+    except NewAccountLimit as exc:  # safety: a new account's limit, said in the status
+        db.session.rollback()
+        return _autosave_status(None, 422, message=str(exc))
+    db.session.commit()
+    response = _autosave_status(post, 201, saved_at=post.updated_at)
+    response.headers["Blog-Edit-Url"] = url_for("editor.edit", post_id=post.id)
+    response.headers["Blog-Autosave-Url"] = url_for("editor.autosave", post_id=post.id)
+    response.headers["Blog-Preview-Url"] = url_for("editor.preview", post_id=post.id)
+    return response
+
+
+@bp.post("/posts/<uuid:post_id>/autosave")
+@limiter.limit(limit("autosave"), key_func=user_key)
+@require_verified
+def autosave(post_id: uuid.UUID):
+    post = access_post(current_user, post_id, action="edit", lock=True)
+    form = _autosave_form()
+    if isinstance(form, Response):
+        return form
+    try:
+        services.autosave_draft(
+            post,
+            title=form.title.data,
+            content=form.content.data,
+            tag_names=form.tag_names,
+            expected_version=form.version.data,
+        )
+    except services.VersionConflict:
+        db.session.rollback()
+        return _autosave_status(post, 409, conflict=True)
+    except (IllegalTransition, NewAccountLimit) as exc:
+        db.session.rollback()
+        return _autosave_status(post, 422, message=str(exc))
+    db.session.commit()
+    return _autosave_status(post, saved_at=post.updated_at)
+
+
+def _render_preview(content: str) -> str:
+    """The preview renders as the post will: mentions linked, the writer's images sized."""
+    return render_user_text(content, images=image_sizes(current_user.id)).html
+
+
 def _preview_fragment():
     keep_flashes()
     content = request.form.get("content", "")
     if len(content) > CONTENT_MAX:
         return render_template("posts/_preview.html", too_long=True), 422
-    html = render_user_text(content).html if content.strip() else None
+    html = _render_preview(content) if content.strip() else None
     return render_template("posts/_preview.html", preview=html)
 
 

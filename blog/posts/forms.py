@@ -4,8 +4,9 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wtforms import DateTimeLocalField, StringField, TextAreaField
+from wtforms import DateTimeLocalField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from blog.core.db import utcnow
 from blog.core.forms import BaseForm
@@ -68,6 +69,9 @@ class PostForm(BaseForm):
         validators=[Optional()],
         description="For “Schedule”: the post is published within a minute of this time.",
     )
+    # The version of the post this editor started from (blog.posts.services.VersionConflict);
+    # the autosave script moves it on after each of its saves. Empty for a new post.
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
 
     def __init__(self, *args: Any, intent: str = "save", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -119,6 +120,7 @@ class Post(UUIDPrimaryKey, Timestamps, Base):
             "(status = 'archived') = (archived_at IS NOT NULL)", name="archived_has_date"
         ),
         CheckConstraint("view_count >= 0", name="view_count_positive"),
+        CheckConstraint("version > 0", name="version_positive"),
         CheckConstraint("slug ~ '^[^/?#%\\s]+$'", name="slug_url_safe"),
         # The home feed and the author page walk these backwards (keyset pagination).
         Index(
@@ -160,6 +162,12 @@ class Post(UUIDPrimaryKey, Timestamps, Base):
     view_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Set while readers' flags hide the post until a moderator decides (blog/flags).
     hidden_at: Mapped[datetime | None]
+    # Bumped by every change of title, text or tags (autosaves included). A save names the
+    # version it started from, so a second tab's save is refused rather than overwriting.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The last change of title or text after publication ("edited" beside the date); the
+    # versions it replaced are PostRevision rows.
+    edited_at: Mapped[datetime | None]
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )
@@ -241,6 +249,28 @@ class PostSlugRedirect(Base):
         ForeignKey("posts.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+
+
+class PostRevision(UUIDPrimaryKey, Base):
+    """An earlier version of a public post: its title and Markdown as they were at `version`,
+    written at `edited_at` (its publication or its own edit) by `editor_id`.
+
+    Drafts keep none (autosaves would make hundreds); a revision is kept when a published or
+    archived post's title or text changes."""
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (
+        CheckConstraint("version > 0", name="version_positive"),
+        UniqueConstraint("post_id", "version"),
+    )
+
+    post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    edited_at: Mapped[datetime]
+    # SET NULL like posts.archived_by_id: the history outlives an erased editor.
+    editor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -24,15 +24,25 @@ from blog.posts.models import (
     TAGS_PER_POST_MAX,
     IllegalTransition,
     Post,
+    PostRevision,
     PostSlugRedirect,
     Tag,
 )
 from blog.posts.slugs import TagNameInvalid, normalise_tag_name, slugify, with_suffix
 from blog.profiles.mentions import mentioned_people, render_user_text
+from blog.uploads.images import image_sizes
 
 # Slugs are made from at most this much of the title; the column allows room for suffixes.
 SLUG_FROM_TITLE = 80
 _TAG_ATTEMPTS = 5
+
+
+class VersionConflict(Exception):
+    """The save started from a version the post no longer has (another tab saved since)."""
+
+    def __init__(self, post: Post) -> None:
+        super().__init__(f"post {post.id} is at version {post.version}")
+        self.post = post
 
 
 class TagsInvalid(ValueError):
@@ -138,7 +148,7 @@ def _apply_content(
 ) -> None:
     post.title = title
     if post.content != content or post.content_html is None:
-        rendered = render_user_text(content)
+        rendered = render_user_text(content, images=image_sizes(post.author_id))
         # --- safety: new accounts' links and images (raises NewAccountLimit)
         from blog.safety.newcomers import check_post
 
@@ -201,15 +211,32 @@ def create_post(author: User, *, title: str, content: str, tag_names: list[str])
     return post
 
 
-def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -> Post:
-    """Change title, text and tags. A published post's event says what changed."""
+def update_post(
+    post: Post,
+    *,
+    title: str,
+    content: str,
+    tag_names: list[str],
+    expected_version: int | None = None,
+) -> Post:
+    """Change title, text and tags. A published post's event says what changed, and the
+    version it replaces is kept (PostRevision) when its title or text changes.
+
+    `expected_version`: the version the editor started from; VersionConflict if the post has
+    moved on since. The caller holds the post's row lock (access_post(..., lock=True)), so the
+    check and the write cannot interleave with another save."""
+    if expected_version is not None and expected_version != post.version:
+        raise VersionConflict(post)
     changed = []
     before = post.content
     if title != post.title:
         changed.append("title")
-        _set_slug(post, title)
     if content != post.content:
         changed.append("content")
+    if changed and not post.is_draft:
+        _keep_revision(post)
+    if "title" in changed:
+        _set_slug(post, title)
     tags = get_or_create_tags(tag_names)
     if [t.name for t in tags] != [t.name for t in post.tags]:
         changed.append("tags")
@@ -219,7 +246,11 @@ def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -
             count_post_tags([t for t in tags if t.id not in old_ids], +1)
     _apply_content(post, title, content, tags)
     if changed:
-        post.updated_at = utcnow()
+        now = utcnow()
+        post.updated_at = now
+        post.version += 1
+        if not post.is_draft and changed != ["tags"]:
+            post.edited_at = now
     db.session.flush()
     if changed and not post.is_draft:
         emit(
@@ -236,6 +267,36 @@ def update_post(post: Post, *, title: str, content: str, tag_names: list[str]) -
             },
         )
     return post
+
+
+def _keep_revision(post: Post) -> None:
+    """Keep the public version about to be replaced. Only the author edits a post, so its
+    writer is the author; its time is its own edit, else the publication."""
+    db.session.add(
+        PostRevision(
+            post_id=post.id,
+            version=post.version,
+            title=post.title,
+            body=post.content,
+            edited_at=post.edited_at or post.published_at or post.updated_at,
+            editor_id=post.author_id,
+        )
+    )
+
+
+def autosave_draft(
+    post: Post, *, title: str, content: str, tag_names: list[str], expected_version: int | None
+) -> Post:
+    """The editor's background save, for drafts only: a public post's edits wait for "Update
+    post" (nothing goes public unasked). Raises IllegalTransition for a post that is not a
+    draft, VersionConflict for a stale version."""
+    if not post.is_draft:
+        raise IllegalTransition(
+            "Changes to a published post are saved when you press “Update post”."
+        )
+    return update_post(
+        post, title=title, content=content, tag_names=tag_names, expected_version=expected_version
+    )
 
 
 def publish_post(post: Post, *, actor: User | None, now: datetime | None = None) -> Post:

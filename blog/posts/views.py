@@ -6,6 +6,7 @@ The editor and the status buttons are in blog/posts/editor.py.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +28,9 @@ from blog.core.htmx import is_htmx, render
 from blog.core.markdown import word_count
 from blog.core.ui import reading_minutes
 from blog.posts import queries
-from blog.posts.access import check_post_access, get_post
+from blog.posts.access import access_post_history, check_post_access, get_post
 from blog.posts.counters import count_view_in_redis, pending_views
+from blog.posts.history import post_history
 
 bp = Blueprint("posts", __name__)
 
@@ -107,6 +109,13 @@ def show(slug: str):
         is_author=is_author,
         minutes=minutes,
     )
+
+
+@bp.get("/posts/<uuid:post_id>/history")
+def history(post_id: uuid.UUID):
+    """A post's versions with what changed in each: for its author and staff only."""
+    post = access_post_history(current_user, post_id)
+    return render("posts/history.html", post=post, versions=post_history(post))
 
 
 @bp.get("/tags")

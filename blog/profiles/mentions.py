@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from blog.auth.models import User
-from blog.core.markdown import Rendered, mentioned_names, render_markdown
+from blog.core.markdown import ImageLookup, Rendered, mentioned_names, render_markdown
 from blog.extensions import db
 
 
@@ -40,9 +40,12 @@ def profile_links(names: Collection[str]) -> dict[str, str]:
     return {user_name.lower(): _profile_path(user_name) for user_name in rows}
 
 
-def render_user_text(source: str, *, heading_base: int = 1) -> Rendered:
-    """A post's or a comment's Markdown, rendered with its mentions linked."""
-    return render_markdown(source, people=profile_links, heading_base=heading_base)
+def render_user_text(
+    source: str, *, heading_base: int = 1, images: ImageLookup | None = None
+) -> Rendered:
+    """A post's or a comment's Markdown, rendered with its mentions linked (and its images
+    sized, given `images`: blog.uploads.images.image_sizes)."""
+    return render_markdown(source, people=profile_links, heading_base=heading_base, images=images)
 
 
 def mentioned_people(

@@ -18,12 +18,11 @@ from sqlalchemy import exists, select, update
 
 from blog.extensions import db
 from blog.outbox.registry import Message, handles
+from blog.uploads.images import THUMBNAIL_BOX
 from blog.uploads.inspect import IMAGE_TYPES, MAX_PIXELS
 from blog.uploads.models import FileMetadata
 from blog.uploads.services import lock_checksum
 from blog.uploads.storage import blob_key, get_storage, thumbnail_key
-
-THUMBNAIL_BOX = (320, 320)
 
 
 def _referenced(checksum: str) -> bool:

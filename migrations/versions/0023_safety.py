@@ -1,7 +1,7 @@
 """Mute and ignore (user_screens) and who may message you (messaging_preferences).
 
 Revision ID: 0023_safety
-Revises: 0021_replies
+Revises: 0022_post_revisions
 Create Date: 2026-12-06
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_safety"
-down_revision = "0021_replies"
+down_revision = "0022_post_revisions"
 branch_labels = None
 depends_on = None
 

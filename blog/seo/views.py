@@ -12,7 +12,7 @@ out of the page they fall in, so a page holds at most `size` URLs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -131,14 +131,14 @@ def sitemap_posts(n: int):
         posts_page_statement(n, page_size()), execution_options={"yield_per": FETCH}
     )
     chunks = result.partitions()
-    first = next(chunks, [])
+    first: Sequence[Any] = next(chunks, [])
     if not first and n > 1:
         result.close()
         abort(404)
     # /posts/<slug>, with the slug quoted as url_for would: one build, not one per row.
     prefix = site_url("posts.show", slug="-").removesuffix("-")
 
-    def rows(batch: list[Any]) -> str:
+    def rows(batch: Sequence[Any]) -> str:
         return "".join(
             f"<url><loc>{escape(prefix + quote(slug, safe=_SAFE))}</loc>"
             f"<lastmod>{_w3c(lastmod)}</lastmod></url>\n"

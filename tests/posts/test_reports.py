@@ -3,6 +3,7 @@ report per reporter, the queue shows a message with its neighbours, decisions an
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -152,7 +153,7 @@ def test_an_empty_reason_is_a_422_beside_the_form(app, chat_world):
 
 
 def test_agreeing_removes_the_message_and_is_audited(app, chat_world):
-    target = chat_world["messages"][4]
+    target = chat_world["messages"][8]  # bob's, the conversation's last
     _report_message(chat_world["as"]("alice"), target)
     mod = chat_world["as"]("mod")
     response = mod.post_form(f"/admin/flags/message/{target}/agreed", {}, csrf_from="/admin/flags")
@@ -168,7 +169,10 @@ def test_agreeing_removes_the_message_and_is_audited(app, chat_world):
     page = chat_world["as"]("bob").get(f"/chat/{chat_world['conversation']}")
     html = page.get_data(as_text=True)
     assert "Removed by a moderator." in html
-    assert "message number 4<" not in html
+    assert "message number 8<" not in html
+    listing = chat_world["as"]("alice").get("/chat").get_data(as_text=True)
+    assert "Removed by a moderator." in listing
+    assert "message number 8" not in listing
     assert "No open flags." in mod.get("/admin/flags").get_data(as_text=True)
 
 
@@ -218,3 +222,25 @@ def test_reports_are_rate_limited_by_the_flag_limit(app, chat_world):
         for i in range(allowed + 1)
     ]
     assert statuses[-1] == 429, statuses
+
+
+def test_the_queue_runs_the_same_statements_for_few_and_many_reports(
+    app, chat_world, count_queries
+):
+    from tests.posts.test_pages import _statements
+
+    mod = chat_world["as"]("mod")
+    alice = chat_world["as"]("alice")
+    bob = chat_world["as"]("bob")
+    _report_message(alice, chat_world["messages"][0])
+    alice.post_form("/u/bob/report", {"reason": "rude"}, csrf_from="/u/bob")
+    few = _statements(count_queries, mod, "/admin/flags")
+    for i in range(1, 9):
+        reporter = alice if i % 2 == 0 else bob
+        _report_message(reporter, chat_world["messages"][i])
+    bob.post_form("/u/alice/report", {"reason": "rude"}, csrf_from="/u/alice")
+    bob.post_form("/u/eve/report", {"reason": "rude"}, csrf_from="/u/eve")
+    queue = mod.get("/admin/flags").get_data(as_text=True)
+    assert len(re.findall(r'id="flagged-message-[0-9a-f-]{36}"', queue)) == 9
+    assert len(re.findall(r'id="flagged-user-[0-9a-f-]{36}"', queue)) == 3
+    assert _statements(count_queries, mod, "/admin/flags") == few

@@ -171,6 +171,11 @@ def _register_blueprints(app: Flask) -> None:
 
     init_urls(app)
     init_ui(app)
+    from blog.seo.meta import init_seo
+    from blog.seo.views import bp as seo_bp
+
+    init_seo(app)
+    app.register_blueprint(seo_bp)
 
     app.register_blueprint(posts_bp)
     app.register_blueprint(editor_bp)

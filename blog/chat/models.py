@@ -134,6 +134,12 @@ class Message(UUIDPrimaryKey, Base):
         ForeignKey("file_metadata.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    # reports (blog/flags/reports.py): a moderator who agrees with a report removes the
+    # message; its place in the conversation says so, and the text stays for the audit.
+    removed_at: Mapped[datetime | None]
+    removed_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     sender: Mapped[User | None] = relationship(foreign_keys=[sender_id])
     # An image or file message's upload (blog/chat/attachments.py): loaded with the messages in

@@ -641,8 +641,8 @@ def conversation_list(user_id: uuid.UUID, limit: int = 100) -> list[Conversation
                 conversation=c,
                 name=c.title or display_name(other),
                 other=other,
-                last_body=m.body if m is not None else None,
-                last_kind=m.kind if m is not None else None,
+                last_body=preview_body(m),
+                last_kind=preview_kind(m),
                 last_sender=display_name(sender) if m is not None else None,
                 last_at=m.created_at if m is not None else c.last_message_at,
                 unread=int(count or 0),
@@ -688,13 +688,29 @@ def joined_summaries(
             conversation=conversation,
             name=conversation.title or display_name(other),
             other=other,
-            last_body=last.body if last is not None else None,
-            last_kind=last.kind if last is not None else None,
+            last_body=preview_body(last),
+            last_kind=preview_kind(last),
             last_sender=display_name(sender) if last is not None else None,
             last_at=last.created_at if last is not None else conversation.last_message_at,
             unread=0,
         )
     return summaries
+
+
+# reports (blog/flags/reports.py): a message a moderator removed never shows its text again.
+REMOVED_TEXT = "Removed by a moderator."
+
+
+def preview_body(message: Message | None) -> str | None:
+    if message is None:
+        return None
+    return REMOVED_TEXT if message.removed_at is not None else message.body
+
+
+def preview_kind(message: Message | None) -> str | None:
+    if message is None:
+        return None
+    return "text" if message.removed_at is not None else message.kind
 
 
 def display_name(user: User | None) -> str:

@@ -118,6 +118,8 @@ def message_context(message: Message) -> dict[str, Any]:
         if sender is not None and sender.deleted_at is None
         else None,
         "file_url": site_path("uploads.show", file_id=message.file_id) if message.file_id else None,
+        # reports (blog/flags/reports.py): the message's menu links to its report page.
+        "report_url": site_path("flags.report_message", message_id=message.id),
     }
 
 

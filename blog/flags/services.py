@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -95,9 +96,11 @@ def flag(target: Target, *, reporter: User, reason: str) -> bool:
 
 @dataclass
 class QueueItem:
-    kind: str
-    target: Target
+    kind: str  # post, comment, user (a person) or message (blog/flags/reports.py)
+    target: Any
     flags: list[Flag] = field(default_factory=list)
+    # A reported message's neighbours in its conversation, oldest first, itself included.
+    context: list[Any] = field(default_factory=list)
 
     @property
     def first_flagged(self) -> datetime:
@@ -110,11 +113,12 @@ def open_queue(limit: int = 50) -> list[QueueItem]:
 
     The `limit` items first flagged longest ago, then every open flag on them: not the oldest
     10 x limit flags, which at a backlog of 500 flags loaded 500 posts for a page of 50."""
+    targets = (Flag.post_id, Flag.comment_id, Flag.user_id, Flag.message_id)
     oldest = (
-        select(Flag.post_id, Flag.comment_id)
+        select(*targets)
         .where(Flag.resolved_at.is_(None))
-        .group_by(Flag.post_id, Flag.comment_id)
-        .order_by(func.min(Flag.created_at), Flag.post_id, Flag.comment_id)
+        .group_by(*targets)
+        .order_by(func.min(Flag.created_at), *targets)
         .limit(limit)
         .subquery()
     )
@@ -124,7 +128,9 @@ def open_queue(limit: int = 50) -> list[QueueItem]:
             .join(
                 oldest,
                 (Flag.post_id.is_not_distinct_from(oldest.c.post_id))
-                & (Flag.comment_id.is_not_distinct_from(oldest.c.comment_id)),
+                & (Flag.comment_id.is_not_distinct_from(oldest.c.comment_id))
+                & (Flag.user_id.is_not_distinct_from(oldest.c.user_id))
+                & (Flag.message_id.is_not_distinct_from(oldest.c.message_id)),
             )
             .where(Flag.resolved_at.is_(None))
             .options(joinedload(Flag.reporter))
@@ -147,8 +153,29 @@ def open_queue(limit: int = 50) -> list[QueueItem]:
             select(Comment).where(Comment.id.in_(comment_ids)).options(joinedload(Comment.author))
         )
     }
+    # reports: people and chat messages, each kind in one statement only when there is one.
+    from blog.flags import reports
+
+    user_ids = {f.user_id for f in flags if f.user_id}
+    message_ids = {f.message_id for f in flags if f.message_id}
+    people = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
+    around = reports.neighbours(message_ids)
+    messages = {m.id: m for context in around.values() for m in context if m.id in message_ids}
     items: dict[tuple[str, uuid.UUID], QueueItem] = {}
     for f in flags:
+        if f.user_id and f.user_id in people:
+            key = ("user", f.user_id)
+            items.setdefault(key, QueueItem("user", people[f.user_id])).flags.append(f)
+            continue
+        if f.message_id and f.message_id in messages:
+            key = ("message", f.message_id)
+            item = QueueItem("message", messages[f.message_id], context=around[f.message_id])
+            items.setdefault(key, item).flags.append(f)
+            continue
         if f.post_id and f.post_id in posts:
             key = ("post", f.post_id)
             items.setdefault(key, QueueItem("post", posts[f.post_id])).flags.append(f)

@@ -55,6 +55,8 @@ class _Inspector(HTMLParser):
         values = dict(attrs)
         if tag == "script" and (values.get("src") or "").startswith("/static/"):
             return  # our own script files
+        if tag == "script" and values.get("type") == "application/ld+json" and len(values) == 1:
+            return  # a JSON-LD data block: never run; blog/seo/meta.py escapes < > & inside
         # Our own icons (templates/_macros/ui.html): decorative, no script can ride on them
         # (every attribute is still checked below). Markdown never lets an <svg> through.
         ours = (

@@ -199,6 +199,11 @@ def message_rows(user_id: uuid.UUID) -> Iterator[Row]:
     return _flat(stmt, Message.id)
 
 
+# Notifications whose text quotes another person's private words (a chat message's excerpt):
+# the notice is exported, the quote is not.
+QUOTING_OTHERS = frozenset({"chat_message"})
+
+
 def notification_rows(user_id: uuid.UUID) -> Iterator[Row]:
     stmt = select(
         Notification.id,
@@ -212,7 +217,10 @@ def notification_rows(user_id: uuid.UUID) -> Iterator[Row]:
         Notification.sent_at,
         Notification.read_at,
     ).where(Notification.user_id == user_id)
-    return _flat(stmt, Notification.id)
+    for row in _flat(stmt, Notification.id):
+        if row["kind"] in QUOTING_OTHERS:
+            row["message"] = None
+        yield row
 
 
 def preference_rows(user_id: uuid.UUID) -> Iterator[Row]:

@@ -7,8 +7,9 @@ person: rows they wrote, sent, uploaded or received — never another person's p
 (their messages, their email address, anyone's secrets or token hashes).
 
 A feature that stores more of a person's data adds one line to SECTIONS, e.g.
-    Section("reactions", reaction_rows, "Your reactions to posts and comments."),
-with `reaction_rows(user_id)` yielding plain dicts (see `keyset` below).
+    Section("reactions", reaction_rows, "Your reactions.", purge=purge_reactions),
+with `reaction_rows(user_id)` yielding plain dicts (see `keyset` below) and
+`purge_reactions(user_ids)` deleting them when a deleted account's retention has passed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, or_, select, update
 
 from blog.auth.models import Account, User, UserSession
 from blog.chat.models import Conversation, Message
@@ -33,6 +34,7 @@ from blog.notifications.models import (
 )
 from blog.posts.models import Post, Tag, post_tags
 from blog.uploads.models import FileMetadata
+from blog.uploads.services import forget_upload
 from blog.uploads.storage import get_storage
 
 BATCH = 500
@@ -49,6 +51,9 @@ class Section:
     about: str  # its line in README.txt
     attach: Callable[[Row], Iterator[Attachment]] | None = None
     single: bool = False  # one object rather than a list (the profile)
+    # Erases what the section lists, for accounts whose retention has passed (blog/auth/jobs.py
+    # purge_deleted_accounts calls purge_sections): what the download lists, the purge deletes.
+    purge: Callable[[list[uuid.UUID]], None] | None = None
 
 
 def keyset(stmt: Select[Any], id_column: Any, batch: int = BATCH) -> Iterator[list[Row]]:
@@ -301,39 +306,121 @@ def upload_files(row: Row) -> Iterator[Attachment]:
     yield row["file"], lambda: storage.open(key)
 
 
+# --------------------------------------------------------------------------- the purge
+
+
+def purge_profile(ids: list[uuid.UUID]) -> None:
+    # The name, email and password are anonymised by User.anonymise(); the rest goes here.
+    db.session.execute(
+        update(User)
+        .where(User.id.in_(ids))
+        .values(display_name=None, bio=None, avatar_file_id=None, theme="system")
+    )
+    db.session.execute(delete(Account).where(Account.user_id.in_(ids)))
+
+
+def purge_posts(ids: list[uuid.UUID]) -> None:
+    # Their comments, tags links, redirects and flags go with them (ON DELETE CASCADE); tag
+    # counts are recounted by the cron job (blog.posts.jobs.recount_tags).
+    db.session.execute(delete(Post).where(Post.author_id.in_(ids)))
+
+
+def purge_comments(ids: list[uuid.UUID]) -> None:
+    db.session.execute(delete(Comment).where(Comment.author_id.in_(ids)))
+
+
+def purge_messages(ids: list[uuid.UUID]) -> None:
+    db.session.execute(delete(Message).where(Message.sender_id.in_(ids)))
+
+
+def purge_notifications(ids: list[uuid.UUID]) -> None:
+    db.session.execute(delete(Notification).where(Notification.user_id.in_(ids)))
+
+
+def purge_preferences(ids: list[uuid.UUID]) -> None:
+    db.session.execute(
+        delete(NotificationPreference).where(NotificationPreference.user_id.in_(ids))
+    )
+    db.session.execute(
+        delete(Follow).where(or_(Follow.follower_id.in_(ids), Follow.followed_id.in_(ids)))
+    )
+
+
+def purge_devices(ids: list[uuid.UUID]) -> None:
+    db.session.execute(delete(UserSession).where(UserSession.user_id.in_(ids)))
+    db.session.execute(delete(PushSubscription).where(PushSubscription.user_id.in_(ids)))
+
+
+def purge_files(ids: list[uuid.UUID]) -> None:
+    # Each blob goes after commit unless another upload shares it (file.deleted's handler).
+    gone = db.session.execute(
+        delete(FileMetadata)
+        .where(FileMetadata.uploader_id.in_(ids))
+        .returning(FileMetadata.id, FileMetadata.checksum_sha256)
+    ).all()
+    for file_id, checksum in gone:
+        forget_upload(file_id, checksum)
+
+
+def purge_sections(ids: list[uuid.UUID]) -> None:
+    """Erase everything the download lists for these (deleted, retention passed) accounts."""
+    if ids:
+        for section in SECTIONS:
+            if section.purge is not None:
+                section.purge(ids)
+
+
 SECTIONS: list[Section] = [
-    Section("profile", profile_rows, "Your account and public profile.", single=True),
+    Section(
+        "profile",
+        profile_rows,
+        "Your account and public profile.",
+        single=True,
+        purge=purge_profile,
+    ),
     Section(
         "posts",
         post_rows,
         "Your posts (drafts too), with their tags; each is also in posts/ as Markdown (.md, "
         "what you wrote) and HTML (.html, as the site shows it).",
         attach=post_files,
+        purge=purge_posts,
     ),
-    Section("comments", comment_rows, "Your comments, with the post each is on."),
+    Section(
+        "comments", comment_rows, "Your comments, with the post each is on.", purge=purge_comments
+    ),
     Section(
         "messages",
         message_rows,
         "The chat messages you sent, with the conversation each is in (other people's "
         "messages are theirs and are not included).",
+        purge=purge_messages,
     ),
-    Section("notifications", notification_rows, "The notifications you received."),
+    Section(
+        "notifications",
+        notification_rows,
+        "The notifications you received.",
+        purge=purge_notifications,
+    ),
     Section(
         "preferences",
         preference_rows,
         "Your colour scheme, notification choices and the people you follow.",
+        purge=purge_preferences,
     ),
     Section(
         "devices",
         device_rows,
         "The devices signed in to your account and the browsers that get push notifications "
         "(no passwords, tokens or keys).",
+        purge=purge_devices,
     ),
     Section(
         "files",
         file_rows,
         "The files you uploaded; each is in files/ under the name shown in `file`.",
         attach=upload_files,
+        purge=purge_files,
     ),
     # --- more sections (reactions, bookmarks, mutes) are added here, one line each.
 ]

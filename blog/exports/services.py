@@ -31,10 +31,9 @@ class ExportRefused(Exception):
 
     def __init__(self, next_at: datetime) -> None:
         self.next_at = next_at
-        when = next_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = next_at.strftime("%-d %b %Y, %H:%M UTC")
         super().__init__(
-            f"You can ask for one download of your data a day. You can ask for the next one "
-            f"after {when}."
+            f"You can ask for one download of your data a day: the next one after {when}."
         )
 
 

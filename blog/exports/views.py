@@ -41,7 +41,9 @@ def start():
         services.request_export(current_user)
     except services.ExportRefused as exc:
         db.session.rollback()
-        body, status = render_error(429, str(exc), come_back=None)
+        body, status = render_error(
+            429, str(exc), links=[("Go to your account page", _account_url())]
+        )
         response = Response(body, status)
         wait = (exc.next_at - utcnow()).total_seconds()
         response.headers["Retry-After"] = str(max(1, ceil(wait)))

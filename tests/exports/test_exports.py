@@ -319,8 +319,10 @@ def test_one_request_a_day(app, people, run_jobs) -> None:
     again = _request(alice)
     assert again.status_code == 429
     assert int(again.headers["Retry-After"]) > 23 * 3600
-    next_at = (first.requested_at + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M UTC")
-    assert f"You can ask for the next one after {next_at}" in again.get_data(as_text=True)
+    next_at = (first.requested_at + timedelta(hours=24)).strftime("%-d %b %Y, %H:%M UTC")
+    refusal = again.get_data(as_text=True)
+    assert f"one download of your data a day: the next one after {next_at}." in refusal
+    assert 'href="/account#account-export"' in refusal
     run_jobs()
     page = alice.get("/account").get_data(as_text=True)
     assert "You can ask for one download a day: the next after" in page
@@ -457,3 +459,62 @@ def test_the_account_page_costs_the_same_whatever_the_history(app, people, count
         )
         db.session.commit()
     assert cost() == one
+
+
+def test_the_purge_erases_everything_the_download_lists(app, people, run_jobs) -> None:
+    """After the retention period, every section's rows of the account go; bob's stay."""
+    from rq.cron import CronScheduler
+
+    from blog.auth.jobs import purge_deleted_accounts
+    from blog.chat.models import Message
+    from blog.comments.models import Comment
+    from blog.core.redis import get_redis
+    from blog.jobs.cron import register_schedule
+    from blog.notifications.models import Follow, NotificationPreference
+    from blog.posts.models import Post
+    from blog.uploads.models import FileMetadata
+
+    run_jobs()  # notifications and thumbnails of the setting up
+    with app.app_context():
+        db.session.add(Follow(follower_id=people["alice"], followed_id=people["bob"]))
+        db.session.add(
+            NotificationPreference(
+                user_id=people["alice"], kind="mention", channel="email", enabled=False
+            )
+        )
+        db.session.execute(
+            update(User)
+            .where(User.id == people["alice"])
+            .values(
+                deleted_at=utcnow() - timedelta(days=31),
+                purge_after=utcnow() - timedelta(days=1),
+                bio="Tides and tables.",
+            )
+        )
+        db.session.commit()
+        assert purge_deleted_accounts() == 1
+
+        def mine(column) -> int:
+            return len(db.session.scalars(select(column).where(column == people["alice"])).all())
+
+        assert mine(Post.author_id) == 0
+        assert mine(Comment.author_id) == 0
+        assert mine(Message.sender_id) == 0
+        assert mine(Notification.user_id) == 0
+        assert mine(NotificationPreference.user_id) == 0
+        assert mine(Follow.follower_id) == 0
+        assert mine(FileMetadata.uploader_id) == 0
+        alice = db.session.get(User, people["alice"])
+        assert alice.bio is None
+        assert alice.user_name.startswith("deleted-")
+        # bob's own things stay: his post, his message in their conversation, his upload.
+        assert db.session.scalars(select(Message.body)).all() == [BOB_MESSAGE]
+        assert db.session.scalars(select(Post.title)).all() == ["Bob's notes"]
+        assert db.session.get(FileMetadata, people["his_file"]) is not None
+        scheduler = CronScheduler(connection=get_redis())
+        register_schedule(scheduler)
+        assert "expire_data_exports" in {job.func.__name__ for job in scheduler.get_jobs()}
+    her_blob = Path(app.config["UPLOADS_DIR"]) / people["her_file"][1]
+    assert her_blob.is_file()
+    run_jobs()  # file.deleted → the blob goes (no other upload shares it)
+    assert not her_blob.exists()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from blog.auth.models import Account, User, UserSession
 from blog.chat.models import Conversation, Message
@@ -56,7 +56,7 @@ class Section:
     purge: Callable[[list[uuid.UUID]], None] | None = None
 
 
-def keyset(stmt: Select[Any], id_column: Any, batch: int = BATCH) -> Iterator[list[Row]]:
+def keyset(stmt: Any, id_column: Any, batch: int = BATCH) -> Iterator[list[Row]]:
     """`stmt`'s rows (labelled columns, one of them `id_column` as "id") in batches of
     `batch`, by keyset on the id: each batch is its own statement, memory stays flat."""
     last: Any = None
@@ -72,7 +72,7 @@ def keyset(stmt: Select[Any], id_column: Any, batch: int = BATCH) -> Iterator[li
         last = rows[-1]["id"]
 
 
-def _flat(stmt: Select[Any], id_column: Any) -> Iterator[Row]:
+def _flat(stmt: Any, id_column: Any) -> Iterator[Row]:
     for rows in keyset(stmt, id_column):
         yield from rows
 
@@ -252,8 +252,8 @@ def preference_rows(user_id: uuid.UUID) -> Iterator[Row]:
         .join(User, User.id == Follow.followed_id)
         .where(Follow.follower_id == user_id)
     )
-    for row in _flat(stmt, Follow.followed_id):
-        yield {"setting": "follows", **row}
+    for follow in _flat(stmt, Follow.followed_id):
+        yield {"setting": "follows", **follow}
 
 
 def device_rows(user_id: uuid.UUID) -> Iterator[Row]:

@@ -137,6 +137,7 @@ def _init_extensions(app: Flask) -> None:
     import blog.auth.models
     import blog.chat.models
     import blog.comments.models
+    import blog.exports.models  # --- exports
     import blog.flags.models
     import blog.notifications.models
     import blog.ops.models
@@ -206,6 +207,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_attachments_bp)
     init_comments(app)
     init_chat(app)
+    # --- exports: Download your data
+    from blog.exports.views import bp as exports_bp
+
+    app.register_blueprint(exports_bp)
+    # --- end exports
     # The mailbox of the development mail sink has no access check and shows sign-in and
     # reset links: it must not exist in production, so it is not even registered there.
     if app.config["ENV_NAME"] in ("development", "testing"):

@@ -10,6 +10,7 @@ from blog.audit.services import record_audit
 from blog.auth.models import User, UserSession, VerificationToken
 from blog.auth.services import lift_suspension_if_over
 from blog.core.db import utcnow
+from blog.exports.sections import purge_sections  # --- exports
 from blog.extensions import db
 
 # Ended sessions stay listed for a week (useful when a user asks "was that me?").
@@ -84,6 +85,9 @@ def purge_deleted_accounts() -> int:
         ids = [user.id for user in users]
         db.session.execute(delete(UserSession).where(UserSession.user_id.in_(ids)))
         db.session.execute(delete(VerificationToken).where(VerificationToken.user_id.in_(ids)))
+        # --- exports: everything "Download your data" lists goes too (blog/exports/sections.py)
+        purge_sections(ids)
+        # --- end exports
         for user in users:
             user.anonymise()
             # No personal data in the entry: it would outlive the purge.

@@ -38,6 +38,7 @@ LIMIT_DEFAULTS = {
     "autosave": "60/minute;1500/hour",  # the editor's background saves of drafts
     "chat_send": "20/10seconds;1000/hour",  # chat messages, by POST or over the websocket
     "chat_start": "30/hour",  # new conversations
+    "data_export": "5/hour",  # --- exports: a flood guard; the service allows one a day
 }
 
 

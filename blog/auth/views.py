@@ -42,6 +42,7 @@ from blog.auth.models import TokenPurpose
 from blog.auth.sessions import clear_session_cookie, current_session, set_session_cookie
 from blog.auth.tokens import LIFETIMES, TokenInvalid, access_token
 from blog.core.htmx import is_htmx, redirect_to, render
+from blog.exports.services import export_state  # --- exports
 from blog.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -318,6 +319,7 @@ def account():
         "auth/account.html",
         has_password=current_user.has_password,
         identities=list(current_user.accounts),
+        data_export=export_state(current_user.id),  # --- exports
     )
 
 

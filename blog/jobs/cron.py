@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 def register_schedule(scheduler: CronScheduler) -> None:
     from blog.auth import jobs as auth_jobs
+    from blog.exports import jobs as export_jobs  # --- exports
     from blog.notifications import digest
     from blog.notifications import jobs as notification_jobs
     from blog.ops import monitoring
@@ -39,3 +40,7 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(
         digest.send_daily_digests, queue_name="default", cron="0 7 * * *", job_timeout=3600
     )
+    # --- exports: data downloads past their 48 h are deleted from storage (and lost builds
+    # queued again) within 10 minutes.
+    scheduler.register(export_jobs.expire_data_exports, queue_name="default", interval=600)
+    # --- end exports

@@ -30,6 +30,7 @@ RETRY_INTERVALS = (1, 2, 4, 8, 16)
 HANDLER_MODULES: tuple[str, ...] = (
     "blog.auth.handlers",
     "blog.chat.handlers",
+    "blog.exports.handlers",  # --- exports
     "blog.notifications.handlers",
     "blog.ops.handlers",
     "blog.uploads.handlers",

@@ -12,13 +12,18 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from flask import Flask, current_app
 
-_KEY = re.compile(r"^(blobs|thumbs)/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}(\.webp)?$")
+_KEY = re.compile(
+    r"^(blobs|thumbs)/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}(\.webp)?$"
+    # --- exports: a data download's archive (blog/exports), named by its row's id.
+    r"|^exports/[0-9a-f]{32}\.zip$"
+)
 CHUNK = 64 * 1024
 
 
@@ -32,6 +37,11 @@ def blob_key(sha256: str) -> str:
 
 def thumbnail_key(sha256: str) -> str:
     return _checked(f"thumbs/{sha256[:2]}/{sha256[2:4]}/{sha256}.webp")
+
+
+def export_key(export_id: uuid.UUID) -> str:
+    """Where a data download's ZIP lives (blog/exports): not content-addressed, one per row."""
+    return _checked(f"exports/{export_id.hex}.zip")
 
 
 def _checked(key: str) -> str:

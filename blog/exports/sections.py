@@ -33,6 +33,7 @@ from blog.notifications.models import (
     PushSubscription,
 )
 from blog.posts.models import Post, Tag, post_tags
+from blog.safety.models import MessagingPreference, UserScreen
 from blog.uploads.models import FileMetadata
 from blog.uploads.services import forget_upload
 from blog.uploads.storage import get_storage
@@ -362,6 +363,33 @@ def purge_files(ids: list[uuid.UUID]) -> None:
         forget_upload(file_id, checksum)
 
 
+def screen_rows(user_id: uuid.UUID) -> Iterator[Row]:
+    # Whom this person mutes or ignores (public names only) and who may message them.
+    dm_from = db.session.scalar(
+        select(MessagingPreference.dm_from).where(MessagingPreference.user_id == user_id)
+    )
+    yield {"setting": "direct_messages_from", "value": dm_from or "everyone"}
+    stmt = (
+        select(
+            UserScreen.target_id.label("id"),
+            User.user_name.label("user_name"),
+            UserScreen.level,
+            UserScreen.created_at,
+        )
+        .join(User, User.id == UserScreen.target_id)
+        .where(UserScreen.user_id == user_id)
+    )
+    for screen in _flat(stmt, UserScreen.target_id):
+        yield {"setting": screen.pop("level"), **screen}
+
+
+def purge_screens(ids: list[uuid.UUID]) -> None:
+    db.session.execute(
+        delete(UserScreen).where(or_(UserScreen.user_id.in_(ids), UserScreen.target_id.in_(ids)))
+    )
+    db.session.execute(delete(MessagingPreference).where(MessagingPreference.user_id.in_(ids)))
+
+
 def purge_sections(ids: list[uuid.UUID]) -> None:
     """Erase everything the download lists for these (deleted, retention passed) accounts."""
     if ids:
@@ -422,5 +450,11 @@ SECTIONS: list[Section] = [
         attach=upload_files,
         purge=purge_files,
     ),
-    # --- more sections (reactions, bookmarks, mutes) are added here, one line each.
+    Section(
+        "people",
+        screen_rows,
+        "Who may send you direct messages, and the people you mute or ignore.",
+        purge=purge_screens,
+    ),
+    # --- more sections are added here, one line each.
 ]

@@ -186,6 +186,11 @@ def _register_blueprints(app: Flask) -> None:
     from blog.flags.views import bp as flags_bp
 
     app.register_blueprint(flags_bp)
+    from blog.reactions.views import bp as reactions_bp
+    from blog.reactions.views import init_reactions
+
+    app.register_blueprint(reactions_bp)
+    init_reactions(app)
     from blog.uploads.views import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)

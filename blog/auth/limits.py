@@ -37,6 +37,7 @@ LIMIT_DEFAULTS = {
     "preview": "120/minute",  # the editor's live preview and tag suggestions
     "chat_send": "20/10seconds;1000/hour",  # chat messages, by POST or over the websocket
     "chat_start": "30/hour",  # new conversations
+    "react": "60/minute;600/hour",  # likes and bookmarks (blog/reactions), on and off
 }
 
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask_login import current_user
 
 from blog.core.htmx import render
 from blog.posts import queries
-from blog.posts.views import read_cursor
+from blog.posts.views import read_cursor, viewer_id
 
 bp = Blueprint("home", __name__)
 
@@ -12,7 +13,7 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 def index():
     """The home feed: the newest published posts, 20 a page (keyset: `?before=`)."""
-    page = queries.home_feed(read_cursor())
+    page = queries.home_feed(read_cursor(), viewer_id=viewer_id(current_user))
     return render("home/index.html", "page", page=page)
 
 

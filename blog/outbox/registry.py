@@ -32,6 +32,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "blog.chat.handlers",
     "blog.notifications.handlers",
     "blog.ops.handlers",
+    "blog.reactions.handlers",
     "blog.uploads.handlers",
 )
 

@@ -6,6 +6,7 @@ The editor and the status buttons are in blog/posts/editor.py.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,6 +75,11 @@ def read_cursor() -> str | None:
     return cursor
 
 
+def viewer_id(user: Any) -> uuid.UUID | None:
+    """Whose likes and bookmarks a list shows (none for a visitor: nothing extra to read)."""
+    return user.id if user.is_authenticated else None
+
+
 @bp.get("/posts/<slug:slug>")
 def show(slug: str):
     post = get_post(slug)
@@ -113,7 +119,7 @@ def tag(slug: str):
     tag = queries.get_tag_by_slug(slug)
     if tag is None:
         abort(404)
-    page = queries.tag_feed(tag, read_cursor())
+    page = queries.tag_feed(tag, read_cursor(), viewer_id=viewer_id(current_user))
     return render("posts/tag.html", "page", tag=tag, page=page)
 
 
@@ -122,7 +128,7 @@ def author(user_name: str):
     author = queries.get_author(user_name)
     if author is None:
         abort(404)
-    page = queries.author_feed(author, read_cursor())
+    page = queries.author_feed(author, read_cursor(), viewer_id=viewer_id(current_user))
     return render("posts/author.html", "page", author=author, page=page)
 
 

@@ -271,6 +271,7 @@ def _insert_for_channel(
         # evaluated once for the whole statement).
         include_defaults=False,
     )
+    stmt: Any
     if group_key is None:
         stmt = inserted.on_conflict_do_nothing(index_elements=["user_id", "type", "event_id"])
     else:

@@ -266,21 +266,25 @@ def saved_feed(user_id: uuid.UUID, cursor: str | None = None, size: int = PAGE_S
     """The posts `user_id` saved, newest saved first, keyset on (saved at, post id): one
     statement. Only published posts: an archived (or hidden) one leaves the list, and comes
     back if it is published again, its bookmark kept."""
+    from sqlalchemy.orm import aliased
+
     from blog.core.pagination import decode_cursor as decode_position
     from blog.core.pagination import encode_cursor as encode_position
     from blog.reactions.models import Bookmark
 
+    # An alias: the viewer's "saved" EXISTS (on Bookmark) must not correlate with this join.
+    mine = aliased(Bookmark)
     query = (
         _published()
-        .add_columns(*_viewer_columns(user_id), Bookmark.created_at)
-        .join(Bookmark, Bookmark.post_id == Post.id)
-        .where(Bookmark.user_id == user_id)
+        .add_columns(*_viewer_columns(user_id), mine.created_at)
+        .join(mine, mine.post_id == Post.id)
+        .where(mine.user_id == user_id)
         .order_by(None)
-        .order_by(Bookmark.created_at.desc(), Bookmark.post_id.desc())
+        .order_by(mine.created_at.desc(), mine.post_id.desc())
     )
     position = decode_position(cursor)
     if position is not None:
-        query = query.where(tuple_(Bookmark.created_at, Bookmark.post_id) < tuple_(*position))
+        query = query.where(tuple_(mine.created_at, mine.post_id) < tuple_(*position))
     rows = db.session.execute(query.limit(size + 1)).all()
     posts = [_summary(row, False) for row in rows[:size]]
     more = len(rows) > size

@@ -225,6 +225,9 @@ def viewer_marks(user: Any, post_id: uuid.UUID | None, comment_ids: list[uuid.UU
 
 def latest_liker(item_type: str, item_id: uuid.UUID) -> tuple[str | None, int]:
     """The newest liker's name and how many like the item now (for the grouped notice)."""
+    reaction: Any
+    column: Any
+    model: Any
     if item_type == "post":
         reaction, column, model = PostReaction, PostReaction.post_id, Post
     else:

@@ -16,8 +16,8 @@ from blog.comments.services import add_comment
 from blog.extensions import db
 from blog.posts.models import Post
 from tests.e2e.test_face import _axe, _context
-from tests.factories import DEFAULT_PASSWORD
 from tests.e2e.test_notifications import DEADLINE_MS, _sign_in, _track_socket, _wait_connected
+from tests.factories import DEFAULT_PASSWORD
 from tests.posts.helpers import make_post, new_author
 
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from flask import Flask
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from blog.auth.models import User
 from blog.comments.services import add_comment
@@ -34,6 +34,24 @@ def _world(app: Flask) -> dict[str, Any]:
             "slug": post.slug,
             "comment": comment.id,
         }
+
+
+def _save_and_find_it_under_saved(bob: Page, live_server: str) -> None:
+    """Save, then find it under Saved in the account menu: axe-clean, no sideways scroll."""
+    save = bob.locator("#post-reactions").get_by_role("button", name=re.compile(r"^Save"))
+    expect(save).to_have_attribute("aria-pressed", "false")
+    save.click()
+    expect(
+        bob.locator("#post-reactions").get_by_role("button", name=re.compile(r"^Saved"))
+    ).to_have_attribute("aria-pressed", "true")
+    bob.get_by_role("button", name=re.compile(r"^Account menu of ")).click()
+    bob.get_by_role("link", name="Saved", exact=True).click()
+    expect(bob).to_have_url(f"{live_server}/saved")
+    expect(bob.get_by_role("heading", name="Saved", level=1)).to_be_visible()
+    expect(bob.get_by_role("link", name="Engines of thought", exact=True)).to_be_visible()
+    assert _axe(bob) == []
+    no_sideways = bob.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    assert no_sideways
 
 
 def test_bob_likes_and_alice_sees_the_counts_live_then_bob_saves_it(
@@ -94,21 +112,7 @@ def test_bob_likes_and_alice_sees_the_counts_live_then_bob_saves_it(
     run_jobs()
     expect(post_count).to_have_text("0", timeout=DEADLINE_MS)
 
-    # Save, then find it under Saved in the account menu.
-    save = bob.locator("#post-reactions").get_by_role("button", name=re.compile(r"^Save"))
-    expect(save).to_have_attribute("aria-pressed", "false")
-    save.click()
-    expect(
-        bob.locator("#post-reactions").get_by_role("button", name=re.compile(r"^Saved"))
-    ).to_have_attribute("aria-pressed", "true")
-    bob.get_by_role("button", name=re.compile(r"^Account menu of ")).click()
-    bob.get_by_role("link", name="Saved", exact=True).click()
-    expect(bob).to_have_url(f"{live_server}/saved")
-    expect(bob.get_by_role("heading", name="Saved", level=1)).to_be_visible()
-    expect(bob.get_by_role("link", name="Engines of thought", exact=True)).to_be_visible()
-    assert _axe(bob) == []
-    no_sideways = bob.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
-    assert no_sideways
+    _save_and_find_it_under_saved(bob, live_server)
     assert errors == []
     alice_ctx.close()
     bob_ctx.close()

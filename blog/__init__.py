@@ -144,6 +144,7 @@ def _init_extensions(app: Flask) -> None:
     import blog.outbox.models
     import blog.posts.models
     import blog.safety.models
+    import blog.reactions.models
     import blog.uploads.models  # noqa: F401
     from blog.outbox.events import init_outbox_hooks
     from blog.outbox.registry import load_handler_modules
@@ -195,6 +196,11 @@ def _register_blueprints(app: Flask) -> None:
     from blog.safety.views import bp as safety_bp
 
     app.register_blueprint(safety_bp)
+    from blog.reactions.views import bp as reactions_bp
+    from blog.reactions.views import init_reactions
+
+    app.register_blueprint(reactions_bp)
+    init_reactions(app)
     from blog.uploads.views import bp as uploads_bp
 
     app.register_blueprint(uploads_bp)

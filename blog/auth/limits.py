@@ -39,6 +39,7 @@ LIMIT_DEFAULTS = {
     "chat_send": "20/10seconds;1000/hour",  # chat messages, by POST or over the websocket
     "chat_start": "30/hour",  # new conversations
     "data_export": "5/hour",  # --- exports: a flood guard; the service allows one a day
+    "react": "60/minute;600/hour",  # likes and bookmarks (blog/reactions), on and off
 }
 
 

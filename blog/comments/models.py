@@ -55,6 +55,7 @@ class Comment(UUIDPrimaryKey, Base):
             "AND (parent_id IS NULL) = (cardinality(path) = 0)",
             name="reply_has_root_and_path",
         ),
+        CheckConstraint("like_count >= 0", name="like_count_positive"),
     )
 
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
@@ -84,6 +85,8 @@ class Comment(UUIDPrimaryKey, Base):
     removed_reason: Mapped[str | None] = mapped_column(String(500))
     # Set while readers' flags hide the comment until a moderator decides (blog/flags).
     hidden_at: Mapped[datetime | None]
+    # Rows of comment_reactions, kept by blog.reactions.services in the like's own transaction.
+    like_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
 

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "blog:live:user:"
 PATTERN = CHANNEL_PREFIX + "*"
-# One message for many users: {"users": [uuid, ...], "html": "..."} (publish_many).
+# One message for many users: {"users": [uuid, ...], "html": "..."} (publish_many), or for
+# every tab showing a topic: {"topic": "post:<uuid>", "html": "..."} (publish_to_topic).
 MANY_CHANNEL = "blog:live:many"
 _EXT_KEY = "blog_live"
 # The htmx ws extension reconnects by itself after these close codes only (1006, 1011-1013):
@@ -107,6 +108,20 @@ def publish_many(messages: Iterable[tuple[uuid.UUID | str, str]]) -> int:
         log.warning("live: could not publish to %d user(s): %s", users, exc)
         return 0
     return users
+
+
+def publish_to_topic(topic: str, html: str) -> bool:
+    """Send `html` to every open tab that shows `topic` (a tab says what it shows, e.g.
+    "post:<uuid>", through a client message whose handler adds it to `LiveSocket.topics`), on
+    every web process. After commit only; best effort, as publish_many."""
+    from blog.core.redis import get_redis
+
+    try:
+        get_redis().publish(MANY_CHANNEL, json.dumps({"topic": topic, "html": html}))
+    except RedisError as exc:
+        log.warning("live: could not publish to topic %s: %s", topic, exc)
+        return False
+    return True
 
 
 class LiveSocket:
@@ -280,9 +295,20 @@ class LiveHub:
                 delivered += 1
         return delivered
 
+    def forward_topic(self, topic: str, html: str) -> int:
+        """Deliver to this process's sockets whose tab shows `topic`."""
+        delivered = 0
+        for live in self.sockets():
+            if topic in live.topics and live.send(html):
+                delivered += 1
+        return delivered
+
     def _forward_many(self, data: str) -> None:
         try:
             payload = json.loads(data)
+            if "topic" in payload:
+                self.forward_topic(str(payload["topic"]), str(payload["html"]))
+                return
             user_ids, html = list(payload["users"]), str(payload["html"])
         except (ValueError, KeyError, TypeError):
             log.warning("live: ignored a malformed message on %s", MANY_CHANNEL)

@@ -183,6 +183,7 @@ _ICON_PATHS = {
     '<path d="M13.7 21a2 2 0 0 1-3.4 0"/>',
     "menu": '<path d="M3 6h18M3 12h18M3 18h18"/>',
     "chevron": '<path d="M6 9l6 6 6-6"/>',
+    "bookmark": '<path d="M19 21l-7-5-7 5V5a2 2 0 0 1 2-2h10a2 2 0 0 1 2 2z"/>',
 }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from blog.auth.models import Account, User, UserSession
 from blog.chat.models import Conversation, Message
@@ -33,6 +33,7 @@ from blog.notifications.models import (
     PushSubscription,
 )
 from blog.posts.models import Post, Tag, post_tags
+from blog.reactions.models import Bookmark, CommentReaction, PostReaction
 from blog.safety.models import MessagingPreference, UserScreen
 from blog.uploads.models import FileMetadata
 from blog.uploads.services import forget_upload
@@ -390,6 +391,83 @@ def purge_screens(ids: list[uuid.UUID]) -> None:
     db.session.execute(delete(MessagingPreference).where(MessagingPreference.user_id.in_(ids)))
 
 
+def reaction_rows(user_id: uuid.UUID) -> Iterator[Row]:
+    # The posts and comments this person liked (their titles are public).
+    posts = (
+        select(
+            PostReaction.post_id.label("id"),
+            Post.slug.label("post_slug"),
+            Post.title.label("post_title"),
+            PostReaction.kind,
+            PostReaction.created_at,
+        )
+        .join(Post, Post.id == PostReaction.post_id)
+        .where(PostReaction.user_id == user_id)
+    )
+    for row in _flat(posts, PostReaction.post_id):
+        yield {"item": "post", **row}
+    comments = (
+        select(
+            CommentReaction.comment_id.label("id"),
+            Comment.post_id.label("post_id"),
+            CommentReaction.kind,
+            CommentReaction.created_at,
+        )
+        .join(Comment, Comment.id == CommentReaction.comment_id)
+        .where(CommentReaction.user_id == user_id)
+    )
+    for row in _flat(comments, CommentReaction.comment_id):
+        yield {"item": "comment", **row}
+
+
+def bookmark_rows(user_id: uuid.UUID) -> Iterator[Row]:
+    stmt = (
+        select(
+            Bookmark.post_id.label("id"),
+            Post.slug.label("post_slug"),
+            Post.title.label("post_title"),
+            Bookmark.created_at,
+        )
+        .join(Post, Post.id == Bookmark.post_id)
+        .where(Bookmark.user_id == user_id)
+    )
+    yield from _flat(stmt, Bookmark.post_id)
+
+
+def purge_reactions(ids: list[uuid.UUID]) -> None:
+    # The liked items keep true counts: recounted from what is left.
+    posts = db.session.scalars(
+        delete(PostReaction).where(PostReaction.user_id.in_(ids)).returning(PostReaction.post_id)
+    ).all()
+    if posts:
+        count = (
+            select(func.count())
+            .where(PostReaction.post_id == Post.id)
+            .correlate(Post)
+            .scalar_subquery()
+        )
+        db.session.execute(update(Post).where(Post.id.in_(set(posts))).values(like_count=count))
+    comments = db.session.scalars(
+        delete(CommentReaction)
+        .where(CommentReaction.user_id.in_(ids))
+        .returning(CommentReaction.comment_id)
+    ).all()
+    if comments:
+        count = (
+            select(func.count())
+            .where(CommentReaction.comment_id == Comment.id)
+            .correlate(Comment)
+            .scalar_subquery()
+        )
+        db.session.execute(
+            update(Comment).where(Comment.id.in_(set(comments))).values(like_count=count)
+        )
+
+
+def purge_bookmarks(ids: list[uuid.UUID]) -> None:
+    db.session.execute(delete(Bookmark).where(Bookmark.user_id.in_(ids)))
+
+
 def purge_sections(ids: list[uuid.UUID]) -> None:
     """Erase everything the download lists for these (deleted, retention passed) accounts."""
     if ids:
@@ -456,5 +534,12 @@ SECTIONS: list[Section] = [
         "Who may send you direct messages, and the people you mute or ignore.",
         purge=purge_screens,
     ),
+    Section(
+        "reactions",
+        reaction_rows,
+        "The posts and comments you liked.",
+        purge=purge_reactions,
+    ),
+    Section("bookmarks", bookmark_rows, "The posts you saved.", purge=purge_bookmarks),
     # --- more sections are added here, one line each.
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask_login import current_user
 
 from blog.core.htmx import render
 from blog.posts import queries
@@ -12,7 +13,7 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 def index():
     """The home feed: the newest published posts, 20 a page (keyset: `?before=`)."""
-    page = queries.home_feed(read_cursor(), viewer_id=viewer_id())
+    page = queries.home_feed(read_cursor(), viewer_id=viewer_id(current_user))
     return render("home/index.html", "page", page=page)
 
 

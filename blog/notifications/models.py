@@ -84,6 +84,15 @@ class Notification(UUIDPrimaryKey, Base):
         # are distinct in PostgreSQL and so never collide). user_id first: it also serves the
         # foreign key's cascade.
         UniqueConstraint("user_id", "type", "event_id"),
+        # A grouped notification ("bob and 3 others liked your post"): one in-app row per
+        # person and group, updated by each new event of the group (notify_grouped).
+        Index(
+            "uq_notifications_group",
+            "user_id",
+            "group_key",
+            unique=True,
+            postgresql_where=text("group_key IS NOT NULL"),
+        ),
         # The inbox, newest first, keyset-paginated on (created_at, id).
         Index(
             "ix_notifications_inbox",
@@ -126,6 +135,8 @@ class Notification(UUIDPrimaryKey, Base):
     # Who caused it (the commenter, the sender…), for their picture; NULL for the system and
     # moderators' actions, and once that account is purged.
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set on grouped in-app rows only, e.g. "reaction:post:<uuid>".
+    group_key: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     # A pending email whose quick retries failed: when the cron sweep may try it again.

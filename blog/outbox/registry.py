@@ -33,6 +33,7 @@ HANDLER_MODULES: tuple[str, ...] = (
     "blog.exports.handlers",  # --- exports
     "blog.notifications.handlers",
     "blog.ops.handlers",
+    "blog.reactions.handlers",
     "blog.uploads.handlers",
 )
 

@@ -121,6 +121,7 @@ class Post(UUIDPrimaryKey, Timestamps, Base):
         ),
         CheckConstraint("view_count >= 0", name="view_count_positive"),
         CheckConstraint("version > 0", name="version_positive"),
+        CheckConstraint("like_count >= 0", name="like_count_positive"),
         CheckConstraint("slug ~ '^[^/?#%\\s]+$'", name="slug_url_safe"),
         # The home feed and the author page walk these backwards (keyset pagination).
         Index(
@@ -160,6 +161,8 @@ class Post(UUIDPrimaryKey, Timestamps, Base):
     )
     # Flushed from Redis by a job (blog.posts.views_counter): no write per page view.
     view_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Rows of post_reactions, kept by blog.reactions.services in the like's own transaction.
+    like_count: Mapped[int] = mapped_column(default=0, server_default="0")
     # Set while readers' flags hide the post until a moderator decides (blog/flags).
     hidden_at: Mapped[datetime | None]
     # Bumped by every change of title, text or tags (autosaves included). A save names the

@@ -74,6 +74,11 @@ class PostSummary:
     comment_count: int = 0
     excerpt: str = ""
     content_html: str = ""
+    like_count: int = 0
+    # The viewer's own marks (blog.reactions), read in the list's statement; None when the
+    # list did not read them (a visitor, search, feeds).
+    liked: bool | None = None
+    saved: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -136,11 +141,37 @@ def _published(with_content: bool = False) -> Select[Any]:
             _tags_json(),
             _comment_count(),
             body,
+            Post.like_count,
         )
         .join(User, User.id == Post.author_id)
         .where(Post.status == "published", Post.hidden_at.is_(None), User.deleted_at.is_(None))
         .order_by(Post.published_at.desc(), Post.id.desc())
     )
+
+
+def _viewer_columns(viewer_id: uuid.UUID) -> tuple[Any, Any]:
+    """Did the viewer like / save each post of the list: two EXISTS on primary keys, inside
+    the list's own statement (no second query for a signed-in page)."""
+    from blog.reactions.models import Bookmark, PostReaction
+
+    liked = (
+        select(PostReaction.post_id)
+        .where(
+            PostReaction.user_id == viewer_id,
+            PostReaction.post_id == Post.id,
+            PostReaction.kind == "like",
+        )
+        .exists()
+    )
+    saved = (
+        select(Bookmark.post_id)
+        .where(Bookmark.user_id == viewer_id, Bookmark.post_id == Post.id)
+        .exists()
+    )
+    return liked.label("liked"), saved.label("saved")
+
+
+_COLUMNS = 13  # what _published selects; the viewer's two marks may follow
 
 
 def _summary(row: Any, with_content: bool) -> PostSummary:
@@ -157,7 +188,12 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
         tags,
         comments,
         body,
-    ) = row
+        likes,
+    ) = row[:_COLUMNS]
+    liked: bool | None = None
+    saved: bool | None = None
+    if len(row) > _COLUMNS:
+        liked, saved = bool(row[_COLUMNS]), bool(row[_COLUMNS + 1])
     return PostSummary(
         id=post_id,
         slug=slug,
@@ -169,12 +205,21 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
         comment_count=comments,
         excerpt="" if with_content else body,
         content_html=body if with_content else "",
+        like_count=likes,
+        liked=liked,
+        saved=saved,
     )
 
 
 def _page(
-    query: Select[Any], cursor: str | None, size: int = PAGE_SIZE, with_content: bool = False
+    query: Select[Any],
+    cursor: str | None,
+    size: int = PAGE_SIZE,
+    with_content: bool = False,
+    viewer_id: uuid.UUID | None = None,
 ) -> Page:
+    if viewer_id is not None:
+        query = query.add_columns(*_viewer_columns(viewer_id))
     if cursor:
         published_at, post_id = decode_cursor(cursor)
         query = query.where(tuple_(Post.published_at, Post.id) < tuple_(published_at, post_id))
@@ -203,7 +248,9 @@ def home_feed(
     with_content: bool = False,
     viewer_id: uuid.UUID | None = None,
 ) -> Page:
-    return _page(_unignored(_published(with_content), viewer_id), cursor, size, with_content)
+    return _page(
+        _unignored(_published(with_content), viewer_id), cursor, size, with_content, viewer_id
+    )
 
 
 def tag_feed(
@@ -216,14 +263,48 @@ def tag_feed(
 ) -> Page:
     query = _published(with_content).join(post_tags, post_tags.c.post_id == Post.id)
     query = _unignored(query, viewer_id)
-    return _page(query.where(post_tags.c.tag_id == tag.id), cursor, size, with_content)
+    return _page(query.where(post_tags.c.tag_id == tag.id), cursor, size, with_content, viewer_id)
 
 
 def author_feed(
-    author: User, cursor: str | None = None, size: int = PAGE_SIZE, *, with_content: bool = False
+    author: User,
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    *,
+    with_content: bool = False,
+    viewer_id: uuid.UUID | None = None,
 ) -> Page:
     query = _published(with_content).where(Post.author_id == author.id)
-    return _page(query, cursor, size, with_content)
+    return _page(query, cursor, size, with_content, viewer_id)
+
+
+def saved_feed(user_id: uuid.UUID, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+    """The posts `user_id` saved, newest saved first, keyset on (saved at, post id): one
+    statement. Only published posts: an archived (or hidden) one leaves the list, and comes
+    back if it is published again, its bookmark kept."""
+    from sqlalchemy.orm import aliased
+
+    from blog.core.pagination import decode_cursor as decode_position
+    from blog.core.pagination import encode_cursor as encode_position
+    from blog.reactions.models import Bookmark
+
+    # An alias: the viewer's "saved" EXISTS (on Bookmark) must not correlate with this join.
+    mine = aliased(Bookmark)
+    query = (
+        _published()
+        .add_columns(*_viewer_columns(user_id), mine.created_at)
+        .join(mine, mine.post_id == Post.id)
+        .where(mine.user_id == user_id)
+        .order_by(None)
+        .order_by(mine.created_at.desc(), mine.post_id.desc())
+    )
+    position = decode_position(cursor)
+    if position is not None:
+        query = query.where(tuple_(mine.created_at, mine.post_id) < tuple_(*position))
+    rows = db.session.execute(query.limit(size + 1)).all()
+    posts = [_summary(row, False) for row in rows[:size]]
+    more = len(rows) > size
+    return Page(posts, encode_position(rows[size - 1][-1], posts[-1].id) if more else None)
 
 
 def redirected_slug(old_slug: str) -> str | None:

@@ -76,10 +76,11 @@ def read_cursor() -> str | None:
     return cursor
 
 
-def viewer_id():
-    """The signed-in reader's id, whose lists leave out the people they ignore (blog.safety);
-    None for visitors."""
-    return current_user.id if current_user.is_authenticated else None
+def viewer_id(user: Any = None) -> uuid.UUID | None:
+    """The signed-in reader's id (the current user unless given): whose likes and bookmarks a
+    list shows, and whose ignored people it leaves out (blog.safety); None for a visitor."""
+    user = current_user if user is None else user
+    return user.id if user.is_authenticated else None
 
 
 @bp.get("/posts/<slug:slug>")
@@ -128,7 +129,7 @@ def tag(slug: str):
     tag = queries.get_tag_by_slug(slug)
     if tag is None:
         abort(404)
-    page = queries.tag_feed(tag, read_cursor(), viewer_id=viewer_id())
+    page = queries.tag_feed(tag, read_cursor(), viewer_id=viewer_id(current_user))
     return render("posts/tag.html", "page", tag=tag, page=page)
 
 
@@ -137,7 +138,7 @@ def author(user_name: str):
     author = queries.get_author(user_name)
     if author is None:
         abort(404)
-    page = queries.author_feed(author, read_cursor())
+    page = queries.author_feed(author, read_cursor(), viewer_id=viewer_id(current_user))
     return render("posts/author.html", "page", author=author, page=page)
 
 

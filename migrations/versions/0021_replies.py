@@ -3,7 +3,7 @@ and the ancestors in `path`) so a page of top-level comments brings its subtrees
 statement.
 
 Revision ID: 0021_replies
-Revises: 0019_kinds
+Revises: 0020_reactions
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0021_replies"
-down_revision = "0019_kinds"
+down_revision = "0020_reactions"
 branch_labels = None
 depends_on = None
 

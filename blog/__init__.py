@@ -143,8 +143,8 @@ def _init_extensions(app: Flask) -> None:
     import blog.ops.models
     import blog.outbox.models
     import blog.posts.models
-    import blog.safety.models
     import blog.reactions.models
+    import blog.safety.models
     import blog.uploads.models  # noqa: F401
     from blog.outbox.events import init_outbox_hooks
     from blog.outbox.registry import load_handler_modules

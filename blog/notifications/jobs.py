@@ -1,5 +1,8 @@
-"""Email and web push delivery of notifications: one job per row, retried, its outcome kept on
-the row.
+"""Email and web push delivery of notifications, retried, the outcome kept on the row.
+
+Email goes in batches over one SMTP connection (drain_pending_emails, below: the fast path, one
+job per burst); a row whose batch attempt failed, or that the sweep or the admin re-queues, is
+sent by its own job (deliver_notification_email), with the rules that follow.
 
 A row moves pending → sent, or → failed after MAX_ATTEMPTS, with `attempts` and `last_error`.
 The job locks its row (FOR UPDATE SKIP LOCKED), so two copies never send it twice at once, and

@@ -224,13 +224,18 @@ class PushDeliveryError(RuntimeError):
 
 def sweep_pending_emails() -> int:
     """Re-queue email and push notifications still pending a while after they were made
-    (cron)."""
+    (cron): one drain for the emails never tried, a per-row job for the others."""
     from blog.jobs.queues import get_queue
 
     now = utcnow()
     rows = list(
         db.session.execute(
-            select(Notification.id, Notification.type, Notification.next_attempt_at)
+            select(
+                Notification.id,
+                Notification.type,
+                Notification.next_attempt_at,
+                Notification.attempts,
+            )
             .where(
                 Notification.status == "pending",
                 Notification.type.in_(("email", "push")),
@@ -243,7 +248,12 @@ def sweep_pending_emails() -> int:
     )
     db.session.rollback()
     queue = get_queue("mail")
-    for nid, type_, next_attempt_at in rows:
+    untried = False
+    for nid, type_, next_attempt_at, attempts in rows:
+        if type_ == "email" and attempts == 0 and next_attempt_at is None:
+            # Never tried (a drain lost, or killed mid-batch): the batch sender takes them all.
+            untried = True
+            continue
         job = queue.fetch_job(f"notification-{type_}-{nid}")
         # A job still waiting, running or scheduled for a retry will do it.
         if job is not None and job.get_status(refresh=False) in (
@@ -257,6 +267,8 @@ def sweep_pending_emails() -> int:
         enqueue_deliveries(
             queue, [nid], push=type_ == "push", quick_retries=next_attempt_at is None
         )
+    if untried:
+        request_mail_drain(queue)
     return len(rows)
 
 

@@ -1,5 +1,8 @@
-"""Email and web push delivery of notifications: one job per row, retried, its outcome kept on
-the row.
+"""Email and web push delivery of notifications, retried, the outcome kept on the row.
+
+Email goes in batches over one SMTP connection (drain_pending_emails, below: the fast path, one
+job per burst); a row whose batch attempt failed, or that the sweep or the admin re-queues, is
+sent by its own job (deliver_notification_email), with the rules that follow.
 
 A row moves pending → sent, or → failed after MAX_ATTEMPTS, with `attempts` and `last_error`.
 The job locks its row (FOR UPDATE SKIP LOCKED), so two copies never send it twice at once, and
@@ -221,13 +224,18 @@ class PushDeliveryError(RuntimeError):
 
 def sweep_pending_emails() -> int:
     """Re-queue email and push notifications still pending a while after they were made
-    (cron)."""
+    (cron): one drain for the emails never tried, a per-row job for the others."""
     from blog.jobs.queues import get_queue
 
     now = utcnow()
     rows = list(
         db.session.execute(
-            select(Notification.id, Notification.type, Notification.next_attempt_at)
+            select(
+                Notification.id,
+                Notification.type,
+                Notification.next_attempt_at,
+                Notification.attempts,
+            )
             .where(
                 Notification.status == "pending",
                 Notification.type.in_(("email", "push")),
@@ -240,7 +248,12 @@ def sweep_pending_emails() -> int:
     )
     db.session.rollback()
     queue = get_queue("mail")
-    for nid, type_, next_attempt_at in rows:
+    untried = False
+    for nid, type_, next_attempt_at, attempts in rows:
+        if type_ == "email" and attempts == 0 and next_attempt_at is None:
+            # Never tried (a drain lost, or killed mid-batch): the batch sender takes them all.
+            untried = True
+            continue
         job = queue.fetch_job(f"notification-{type_}-{nid}")
         # A job still waiting, running or scheduled for a retry will do it.
         if job is not None and job.get_status(refresh=False) in (
@@ -254,6 +267,8 @@ def sweep_pending_emails() -> int:
         enqueue_deliveries(
             queue, [nid], push=type_ == "push", quick_retries=next_attempt_at is None
         )
+    if untried:
+        request_mail_drain(queue)
     return len(rows)
 
 
@@ -289,3 +304,175 @@ def render_mail(template: str, **context: object) -> tuple[str, str]:
         render_template(f"mail/{template}.txt", **context),
         render_template(f"mail/{template}.html", **context),
     )
+
+
+# The batch sender: the fast path for notification email (issue 18 §6).
+#
+# A burst of notifications queues one `drain_pending_emails` job, not one job per message: the
+# after-commit hook sets DRAIN_WANTED in Redis (SET NX, a short expiry) and only the hook that
+# set it queues the job; the job deletes the key before its first claim, so a commit after that
+# queues the next drain and none is missed (a lost drain: the sweep's per-row jobs). The job
+# claims up to MAIL_BATCH rows that were never tried (attempts 0, no slow retry set) with FOR
+# UPDATE SKIP LOCKED, sends them over one reused SMTP connection (blog.core.mail.SmtpSession:
+# one TCP + greeting for the whole burst instead of one per message), marks each sent as soon
+# as the server took it, and commits the batch; then claims the next until none is left.
+#
+# Failures keep the per-row rules exactly: a row whose send failed has its attempt counted and
+# its error kept, in the same transaction, and after the commit is handed to its per-row job
+# (`notification-email-<id>`), scheduled for the quick retry that attempt would have had (2, 10,
+# 30, 120 s) with the rest of RQ's retries, then the sweep's slow ones. A refusal of one message
+# (recipient, data) fails that row only and the batch goes on; a lost connection is retried
+# once on a new one; a server that cannot be reached fails the rest of the claimed batch (as
+# each per-row job would have failed) and ends the drain, queueing another in 2 s for the rows
+# not yet claimed.
+#
+# A crash (SIGKILL, OOM) mid-batch rolls the uncommitted transaction back: every row of the
+# batch is pending again with its attempts unchanged, the sweep re-queues them 2 min after they
+# were made, and nothing is lost. The messages the server had already taken in that batch are
+# sent again: at most MAIL_BATCH - 1 (the same "at least once" as the per-row job, whose window
+# is its one message). MAIL_BATCH is kept small for that reason (benchmarks/mail_volume.py).
+MAIL_BATCH = 20
+DRAIN_WANTED = "notifications:mail-drain:wanted"
+DRAIN_WANTED_TTL = 60  # seconds: a drain job lost before it started is replaced this soon
+
+
+def _drain_job_kwargs() -> dict[str, Any]:
+    return {"job_timeout": 600, "result_ttl": 300, "failure_ttl": 7 * 24 * 3600}
+
+
+def request_mail_drain(queue: Queue) -> bool:
+    """Queue a drain job unless one is already waiting to start; True if one was queued."""
+    if not queue.connection.set(DRAIN_WANTED, "1", nx=True, ex=DRAIN_WANTED_TTL):
+        return False
+    queue.enqueue(drain_pending_emails, **_drain_job_kwargs())
+    return True
+
+
+def _claim_batch(limit: int) -> list[tuple[Notification, User | None]]:
+    rows = list(
+        db.session.scalars(
+            select(Notification)
+            .where(
+                Notification.type == "email",
+                Notification.status == "pending",
+                Notification.attempts == 0,
+                Notification.next_attempt_at.is_(None),
+            )
+            .order_by(Notification.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not rows:
+        return []
+    users = {
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_({row.user_id for row in rows})))
+    }
+    return [(row, users.get(row.user_id)) for row in rows]
+
+
+def _record_failure(row: Notification, exc: BaseException) -> bool:
+    """Count a failed attempt with the per-row job's rules; True if a quick retry is due."""
+    row.attempts += 1
+    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    row.next_attempt_at = None
+    if row.attempts >= MAIL_MAX_ATTEMPTS:
+        row.status = "failed"
+        return False
+    if row.attempts >= MAX_ATTEMPTS:
+        row.next_attempt_at = utcnow() + mail_retry_delay(row.attempts)
+        return False
+    return True
+
+
+def _hand_to_row_jobs(queue: Queue, retries: list[tuple[str, int]]) -> None:
+    """Per-row jobs for rows whose batch attempt failed: each waits the quick retry its
+    attempt count calls for, with RQ's remaining retries after it. After commit."""
+    from redis.exceptions import RedisError
+
+    try:
+        for nid, attempts in retries:
+            left = RETRY_INTERVALS[attempts:]
+            queue.enqueue_in(
+                timedelta(seconds=RETRY_INTERVALS[attempts - 1]),
+                deliver_notification_email,
+                nid,
+                job_id=f"notification-email-{nid}",
+                retry=Retry(max=len(left), interval=list(left)) if left else None,
+                job_timeout=60,
+                result_ttl=300,
+                failure_ttl=7 * 24 * 3600,
+            )
+    except RedisError as exc:  # the sweep re-queues them
+        log.warning("could not queue notification mail retries (sweep will): %s", exc)
+
+
+def _send_one(smtp: Any, row: Notification, user: User) -> tuple[Exception | None, bool]:
+    """Build and send one notification email: (the error or None, whether the server is out
+    of reach)."""
+    from blog.core.mail import MESSAGE_ERRORS, build_message
+    from blog.notifications.mail import build_email
+
+    try:
+        subject, text, html, headers = build_email(row, user)
+        message = build_message(
+            to=user.email, subject=subject, text=text, html=html, headers=headers
+        )
+    except Exception as exc:  # noqa: BLE001 - kept on the row, as the per-row job does
+        return exc, False
+    try:
+        smtp.send(message)
+    except MESSAGE_ERRORS as exc:
+        return exc, False
+    except Exception as exc:  # noqa: BLE001 - could not connect, or lost the connection twice
+        return exc, True
+    return None, False
+
+
+def drain_pending_emails(batch: int | None = None) -> dict[str, int]:
+    """Send every email notification not tried yet, in batches over one SMTP connection (a
+    job). Returns counts: sent, failed (attempts counted), batches, connections."""
+    from blog.core.mail import SmtpSession
+    from blog.jobs.queues import get_queue
+
+    queue = get_queue("mail")
+    queue.connection.delete(DRAIN_WANTED)
+    batch = batch or current_app.config.get("MAIL_BATCH", MAIL_BATCH)
+    counts = {"sent": 0, "failed": 0, "batches": 0, "connections": 0}
+    unreachable: BaseException | None = None
+    with SmtpSession() as smtp:
+        while unreachable is None:
+            claimed = _claim_batch(batch)
+            if not claimed:
+                db.session.rollback()
+                break
+            counts["batches"] += 1
+            retries: list[tuple[str, int]] = []
+            for row, user in claimed:
+                if user is None or user.deleted_at is not None:
+                    row.status, row.last_error = "failed", "the account is gone"
+                    counts["failed"] += 1
+                    continue
+                # Once the server cannot be reached, the rest of the batch fails as it would.
+                error = unreachable
+                if error is None:
+                    error, lost = _send_one(smtp, row, user)
+                    unreachable = error if lost else None
+                if error is None:
+                    row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+                    row.attempts += 1
+                    counts["sent"] += 1
+                    continue
+                counts["failed"] += 1
+                if _record_failure(row, error):
+                    retries.append((str(row.id), row.attempts))
+            db.session.commit()
+            _hand_to_row_jobs(queue, retries)
+        counts["connections"] = smtp.connections
+    if unreachable is not None:
+        log.warning("mail server unreachable, drain again in %ss", RETRY_INTERVALS[0])
+        queue.enqueue_in(
+            timedelta(seconds=RETRY_INTERVALS[0]), drain_pending_emails, **_drain_job_kwargs()
+        )
+    return counts

@@ -179,7 +179,7 @@ class _AfterCommit:
         if self.toasts:  # first: the badge is what a person is waiting to see
             push_toasts(self.toasts)
         if self.emails:
-            enqueue_email_deliveries(self.emails)
+            request_email_drain()
         if self.pushes:
             enqueue_email_deliveries(self.pushes, push=True)
 
@@ -358,6 +358,24 @@ def badge_html(user_id: uuid.UUID) -> str:
     return current_app.jinja_env.get_template("notifications/_badge.html").render(
         count=unread_count(user_id), cap=BADGE_CAP, oob=True
     )
+
+
+def request_email_drain() -> None:
+    """Queue the batch sender for new email notifications (one job for a burst). After commit
+    only; the sweep catches a lost enqueue (blog.notifications.jobs.sweep_pending_emails)."""
+    from redis.exceptions import RedisError
+
+    from blog.jobs.queues import get_queue
+    from blog.notifications.jobs import request_mail_drain
+
+    try:
+        request_mail_drain(get_queue("mail"))
+    except RedisError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "could not queue notification mail (sweep will): %s", exc
+        )
 
 
 def enqueue_email_deliveries(notification_ids: list[str], *, push: bool = False) -> None:

@@ -69,6 +69,8 @@ def seed(app: Any) -> str:
                 password="Bench-pass-2026",  # noqa: S106
             )
             user.email_verified_at = utcnow()
+            # Established writers: a new account's posts may hold only 2 links (blog.safety).
+            user.created_at = utcnow() - timedelta(days=30)
             authors.append(user)
         start = utcnow() - timedelta(days=POSTS)
         for n in range(POSTS):

@@ -518,3 +518,28 @@ def test_the_purge_erases_everything_the_download_lists(app, people, run_jobs) -
     assert her_blob.is_file()
     run_jobs()  # file.deleted → the blob goes (no other upload shares it)
     assert not her_blob.exists()
+
+
+def test_the_purge_takes_a_persons_likes_and_recounts_the_items(app) -> None:
+    """A purged account's likes go, and the posts and comments it liked keep true counts."""
+    from blog.comments.services import add_comment
+    from blog.exports.sections import purge_reactions
+    from blog.reactions import services as reactions
+    from tests.factories import make_user
+    from tests.posts.helpers import make_post
+
+    with app.app_context():
+        author, gone, stays = make_user(), make_user(), make_user()
+        post = make_post(author)
+        comment = add_comment(post, author, "A comment to like")
+        for person in (gone, stays):
+            reactions.like_post(post, person, True)
+            reactions.like_comment(comment, post, person, True)
+        db.session.commit()
+        assert (post.like_count, comment.like_count) == (2, 2)
+
+        purge_reactions([gone.id])
+        db.session.commit()
+        db.session.expire_all()
+
+        assert (post.like_count, comment.like_count) == (1, 1)

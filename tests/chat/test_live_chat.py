@@ -313,12 +313,15 @@ def test_an_over_long_message_is_refused_to_the_sender_and_not_stored(app, tabs,
 
 
 def test_a_rate_limited_socket_send_is_refused_to_the_sender_and_not_stored(app, tabs, alice, bob):
+    from blog.core.settings import invalidate_settings
     from blog.ops.services import set_setting
 
     with app.app_context():
         admin = make_author("admin")
         set_setting("rate_limits", {"chat_send": "3/minute"}, environment="testing", actor=admin)
         db.session.commit()
+        # As the settings editor does: a background read may have cached "no rows" in Redis.
+        invalidate_settings("testing")
         db.session.remove()
     a, b = tabs(alice), tabs(bob)
     cid = start(a.browser, bob.user_name)

@@ -8,12 +8,13 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from blog.auth.access import require_user, require_verified
@@ -49,20 +50,25 @@ def init_chat(app: Flask) -> None:
     app.jinja_env.filters["chat_cursor"] = services.cursor_of
 
 
+@lru_cache(maxsize=1)
+def _badge_counts() -> Any:
+    """Both badges in one statement, built once (every signed-in page runs it)."""
+    from blog.notifications.services import unread_count_query
+
+    user_id = bindparam("user_id", type_=ConversationParticipant.user_id.type)
+    return select(
+        unread_count_query(user_id).scalar_subquery(),
+        services.unread_total_query(user_id).scalar_subquery(),
+    )
+
+
 def nav_counts() -> dict[str, int]:
     """The navigation's two badges, unread notifications and unread chat messages, in one
     statement (every signed-in page shows them)."""
-    from blog.notifications.services import unread_count_query
-
     if not current_user.is_authenticated:
         return {"notifications": 0, "chat": 0}
     try:
-        row = db.session.execute(
-            select(
-                unread_count_query(current_user.id).scalar_subquery(),
-                services.unread_total_query(current_user.id).scalar_subquery(),
-            )
-        ).one()
+        row = db.session.execute(_badge_counts(), {"user_id": current_user.id}).one()
     except SQLAlchemyError as exc:
         # An error page after a failed statement renders the nav too: the badges must not
         # turn it into a bare 500. They are hidden instead.

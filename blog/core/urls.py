@@ -22,7 +22,8 @@ def _build(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...])
 
 def path_for(endpoint: str, **values: Any) -> str:
     """A relative URL, as url_for(endpoint, **values) gives it, from a bounded cache."""
-    return _build(request.script_root, endpoint, tuple(sorted(values.items())))
+    key = tuple(sorted(values.items())) if len(values) > 1 else tuple(values.items())
+    return _build(request.script_root, endpoint, key)
 
 
 class SlugConverter(BaseConverter):

@@ -20,6 +20,7 @@ from blog.posts.access import access_post
 from blog.posts.models import Post
 from blog.reactions import live as _live  # noqa: F401 - registers the post.subscribe message
 from blog.reactions import services
+from blog.reactions.ui import save_button_html
 
 bp = Blueprint("reactions", __name__)
 
@@ -27,6 +28,7 @@ bp = Blueprint("reactions", __name__)
 def init_reactions(app: Flask) -> None:
     # The post page and the comment thread read the viewer's marks without knowing how.
     app.jinja_env.globals["viewer_marks"] = services.viewer_marks
+    app.jinja_env.globals["_reactions_save_button_html"] = save_button_html
     # The post cards' macro (templates/posts/_macros.html) is imported without the page's
     # context: it sees the viewer (for its Save button) as a global.
     app.jinja_env.globals.setdefault("current_user", current_user)

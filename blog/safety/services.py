@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, literal, or_, select
+from sqlalchemy import ColumnElement, and_, delete, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased, joinedload
 
@@ -63,9 +63,11 @@ def screened_by(recipient: Any, actor: Any, levels: tuple[str, ...] = LEVELS) ->
     )
 
 
-def ignores(viewer_id: uuid.UUID, author: Any) -> Any:
-    """EXISTS: the viewer ignores the author (a column of the enclosing statement)."""
-    return screened_by(literal(viewer_id), author, ("ignore",))
+def ignores(viewer_id: uuid.UUID | ColumnElement[Any], author: Any) -> Any:
+    """EXISTS: the viewer ignores the author (a column of the enclosing statement). The
+    viewer is an id, or a SQL expression such as a bound parameter of a statement built once."""
+    viewer = viewer_id if isinstance(viewer_id, ColumnElement) else literal(viewer_id)
+    return screened_by(viewer, author, ("ignore",))
 
 
 # --------------------------------------------------------------------------- screens

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import BindParameter, and_, func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 
@@ -553,7 +553,7 @@ def unread_counts(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return {user_id: int(count) for user_id, count in rows}
 
 
-def unread_total_query(user_id: uuid.UUID) -> Any:
+def unread_total_query(user_id: uuid.UUID | BindParameter[Any]) -> Any:
     """The navigation's count: unread messages in all conversations, up to BADGE_CAP + 1."""
     p = ConversationParticipant
     capped = (

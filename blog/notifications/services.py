@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import (
+    BindParameter,
     Text,
     and_,
     bindparam,
@@ -420,7 +421,7 @@ def site_path(endpoint: str, **values: Any) -> str:
 # --------------------------------------------------------------------------- inbox
 
 
-def unread_count_query(user_id: uuid.UUID) -> Any:
+def unread_count_query(user_id: uuid.UUID | BindParameter[Any]) -> Any:
     """The COUNT of unread in-app notifications, up to BADGE_CAP + 1 (on the partial index)."""
     capped = (
         select(Notification.id)

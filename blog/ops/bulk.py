@@ -896,7 +896,7 @@ class BulkSeeder:
         plan, rng, pools = self.plan, self._rng(6), self.pools
         if not self._has_published():
             return
-        n, users, end = plan.comments, plan.users, self.end
+        n, users, end, user_ids = plan.comments, plan.users, self.end, self.user_ids()
         authors = self.comment_authors = array("i", [0]) * n
         at_of = self.comment_at = array("d", [0.0]) * n
         likes = self.comment_likes = array("I", [0]) * n
@@ -957,14 +957,14 @@ class BulkSeeder:
                 deleted = stamp if state < 0.01 else "\\N"
                 removed, by, reason = ("\\N", "\\N", "\\N")
                 if 0.01 <= state < 0.015:
-                    removed, by, reason = stamp, self.user_id(1), "Off topic"
+                    removed, by, reason = stamp, user_ids[1], "Off topic"
                 visible[k] = state >= 0.015
                 n_likes = self._likes(rng.random(), plan.comment_likes, 0.1) if visible[k] else 0
                 authors[k], at_of[k], likes[k] = author, at, n_likes
                 previous[k], newest[j] = newest[j], k
                 source, html = pools.comments[rng.randrange(len(pools.comments))]
                 yield (
-                    f"{self.comment_id(k)}\t{post_id}\t{self.user_id(author)}\t{source}\t"
+                    f"{self.comment_id(k)}\t{post_id}\t{user_ids[author]}\t{source}\t"
                     f"{html}\t{stamp}\t{deleted}\t{removed}\t{by}\t{reason}\t{thread}\t{n_likes}"
                 )
 

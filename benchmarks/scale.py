@@ -98,6 +98,24 @@ def _posts_in(url: str) -> int | None:
         conn.close()
 
 
+def _has_social_rows(url: str) -> bool:
+    """Built by a seed-bulk that makes bookmarks and replies (the saved and thread pages need
+    them; a database from before would be reused without)."""
+    conn = _connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('bookmarks') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return False
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM bookmarks) "
+                "AND EXISTS (SELECT 1 FROM comments WHERE parent_id IS NOT NULL)"
+            )
+            return bool(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
 def _admin(server_url: str, statement: str) -> None:
     conn = _connect(server_url)
     conn.autocommit = True
@@ -111,6 +129,13 @@ def _admin(server_url: str, statement: str) -> None:
 def build(size: Size, server_url: str, env: dict[str, str], rebuild: bool) -> None:
     """Create, migrate and seed the size's database unless it already holds its posts."""
     if not rebuild and _posts_in(size.url) == size.posts:
+        if not _has_social_rows(size.url):
+            # Not rebuilt unasked: the million takes half an hour or more.
+            raise SystemExit(
+                f"{size.label}: database {size.database} was built before seed-bulk made "
+                "likes, bookmarks and replies (the saved and thread pages need them): "
+                "pass --rebuild"
+            )
         say(f"{size.label}: reusing database {size.database}")
         return
     say(f"{size.label}: building database {size.database} (seed-bulk, nice 19) ...")

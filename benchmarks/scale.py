@@ -7,6 +7,7 @@
 Not part of the test run. Builds two databases with `flask seed-bulk` (users:posts, seed 1):
 on its own embedded PostgreSQL under var/scale/pg, or on the server of --url (databases
 scale_<posts> there). A database that already holds the right number of posts is reused
+(one from before seed-bulk made bookmarks and replies is refused: pass --rebuild)
 (the million takes ~10 minutes to build on these machines: build it once; --rebuild forces it).
 Then serves each with gunicorn (2 sync workers, the same settings for both), signs in two
 people through the real session service (the one with half the notifications, the big

@@ -3,8 +3,10 @@
 What it makes, all of it in one transaction (a failed run leaves nothing behind):
 users (an admin, a moderator, writers with a Zipf-like share of the posts, some with an avatar
 row), follows, tags, posts (Markdown bodies with their HTML and text, 0-5 tags, drafts and
-archived ones among them), comments, direct and group conversations with their messages (one
-"hot" conversation holds half of them), in-app notifications (one person holds half of them),
+archived ones among them), comments with threaded replies, likes of posts and comments
+(heavy-tailed: a few posts have most of them) with the counts stored on the items, bookmarks,
+direct and group conversations with their messages (one "hot" conversation holds half of
+them), in-app notifications (one person holds half of them, and has hundreds of bookmarks),
 open flags for the moderation queue, and the audit log.
 
 How it stays fast and honest:
@@ -24,6 +26,7 @@ Every person it creates has the password printed at the end (local development d
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import itertools
@@ -31,6 +34,7 @@ import random
 import sys
 import time
 import uuid
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +48,15 @@ PASSWORD = "Bulk-seed-2026"  # noqa: S105 - printed development data, never a re
 UNTIL = datetime(2026, 11, 30, tzinfo=UTC)
 SPAN = timedelta(days=3 * 365)
 BATCH = 5000
+# Likes per item follow a Lomax (Pareto II) law of this shape: over 40% of the published posts
+# have none, and the most liked ones (capped at half the people) a hundred times the mean.
+LIKE_SHAPE = 1.5
+# A reply's parent is at most this deep (path length), so replies reach depth 4: one level past
+# what the page nests (blog.comments.models.SHOWN_LEVELS), shown "in reply to" their parent.
+MAX_PARENT_DEPTH = 3
+# The person with half of the notifications also has this many bookmarks (at most), so /saved
+# has pages to turn.
+HOT_BOOKMARKS = 400
 # Tables this command writes, in load order (parents first). Refused when any holds a row.
 TABLES = (
     "users",
@@ -53,6 +66,9 @@ TABLES = (
     "posts",
     "post_tags",
     "comments",
+    "post_reactions",
+    "comment_reactions",
+    "bookmarks",
     "conversations",
     "conversation_participants",
     "messages",
@@ -206,14 +222,19 @@ class Plan:
     tags: int
     avatars: float
     seed: int
+    post_likes: float = 3.0  # mean likes per published post
+    comment_likes: float = 0.8  # mean likes per visible comment
+    bookmarks: int = 0
+    replies: float = 0.35  # share of the comments that answer another comment
     until: datetime = UNTIL
     append: bool = False
 
 
 def bulk_plan(users: int, posts: int, seed: int = 1, **overrides: Any) -> Plan:
-    """The default mix for `users` and `posts`: 2 comments and 0.2 messages and notifications
-    a post (half of the messages in one conversation, half of the notifications for one
-    person), one audit row a post, 5 follows a person."""
+    """The default mix for `users` and `posts`: 2 comments (35% of them replies) and 0.2
+    messages and notifications a post (half of the messages in one conversation, half of the
+    notifications for one person), 3 likes a published post and 0.8 a comment on average, one
+    bookmark in four posts, one audit row a post, 5 follows a person."""
     values: dict[str, Any] = {
         "users": users,
         "posts": posts,
@@ -227,6 +248,7 @@ def bulk_plan(users: int, posts: int, seed: int = 1, **overrides: Any) -> Plan:
         "tags": 200,
         "avatars": 0.3,
         "seed": seed,
+        "bookmarks": posts // 4,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Plan(**values)
@@ -308,6 +330,16 @@ class BulkSeeder:
         self.pools = Pools()
         self.step = SPAN.total_seconds() / max(plan.posts, 1)
         self.hot_user = 2  # the person with half the notifications and the big conversation
+        self._user_id_list: list[str] = []
+        # Filled by _posts, per post number: author, likes (0 unless published), and the
+        # cumulative popularity (1 + likes^0.75) that comments and bookmarks are drawn by.
+        self.post_authors = array("i")
+        self.post_likes = array("I")
+        self.popularity = array("d")
+        # Filled by _comments, per comment number, for the comment likes.
+        self.comment_authors = array("i")
+        self.comment_at = array("d")
+        self.comment_likes = array("I")
 
     # ------------------------------------------------------------------ ids and posts
 
@@ -333,6 +365,32 @@ class BulkSeeder:
     def user_id(self, j: int) -> str:
         """The id of this run's j-th person."""
         return self.uid(b"user", self.u0 + j)
+
+    def user_ids(self) -> list[str]:
+        """Every person's id by number, computed once (the likes name a person per row)."""
+        if len(self._user_id_list) != self.plan.users:
+            self._user_id_list = [self.user_id(j) for j in range(self.plan.users)]
+        return self._user_id_list
+
+    def comment_id(self, k: int) -> str:
+        return self.uid(b"comment", self.p0 * 2 + k)
+
+    def _likes(self, u: float, mean: float, share: float) -> int:
+        """How many like an item, from a uniform draw `u` in [0, 1): Lomax-distributed, a bit
+        under `mean` on average (the tail is cut), at most `share` of the people and never
+        all of them (the author cannot)."""
+        x = (1.0 - u) ** (-1 / LIKE_SHAPE) - 1  # mean 1 / (LIKE_SHAPE - 1) = 2
+        cap = max(min(int(self.plan.users * share), self.plan.users - 1), 1)
+        return min(int(x * mean / 2 + 0.3), cap)
+
+    def _has_published(self) -> bool:
+        return bool(self.popularity) and self.popularity[-1] > 0
+
+    def _popular_post(self, rng: random.Random) -> int:
+        """A published post's number, drawn by popularity (liked posts draw more comments and
+        bookmarks). Precondition: _has_published()."""
+        cum = self.popularity
+        return min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(cum) - 1)
 
     def user_name(self, j: int) -> str:
         i = self.u0 + j
@@ -522,6 +580,9 @@ class BulkSeeder:
             ("posts", self._posts),
             ("post_tags", self._post_tags),
             ("comments", self._comments),
+            ("post_reactions", self._post_reactions),
+            ("comment_reactions", self._comment_reactions),
+            ("bookmarks", self._bookmarks),
             ("conversations", self._conversations),
             ("notifications", self._notifications),
             ("flags", self._flags),
@@ -739,10 +800,22 @@ class BulkSeeder:
         paragraphs, specials = pools.paragraphs, pools.specials
         n_par, n_spec = len(paragraphs), len(specials)
         end = self.end
+        self.post_authors = array("i", [0]) * plan.posts
+        self.post_likes = array("I", [0]) * plan.posts
+        self.popularity = array("d", [0.0]) * plan.posts
+        authors, likes, popularity = self.post_authors, self.post_likes, self.popularity
 
         def rows() -> Iterator[str]:
+            total = 0.0
             for j in range(plan.posts):
                 info = self.post(j)
+                authors[j] = info.author
+                if info.status == "published":
+                    # Its own draw (not the post's stream): the likes come from the post's number.
+                    u = int.from_bytes(self._digest(b"likes", self.p0 + j)[:8], "big") / 2**64
+                    likes[j] = self._likes(u, plan.post_likes, 0.5)
+                    total += 1 + likes[j] ** 0.75
+                popularity[j] = total
                 blocks = [paragraphs[rng.randrange(n_par)] for _ in range(rng.randint(2, 4))]
                 if rng.random() < 0.4:
                     # A heading, list, quote or code block, never two side by side (two lists
@@ -765,7 +838,7 @@ class BulkSeeder:
                 yield (
                     f"{info.id}\t{self.user_id(info.author)}\t{info.title}\t{info.slug}\t"
                     f"{content}\t{html}\t{text}\t{info.status}\t{published}\t{archived}\t"
-                    f"{views}\t{_ts(created)}\t{updated}"
+                    f"{views}\t{_ts(created)}\t{updated}\t{likes[j]}"
                 )
 
         self.copy(
@@ -784,6 +857,7 @@ class BulkSeeder:
                 "view_count",
                 "created_at",
                 "updated_at",
+                "like_count",
             ),
             rows(),
             plan.posts,
@@ -813,29 +887,85 @@ class BulkSeeder:
                 return j
         return None
 
-    def _comments(self) -> None:
+    def _comments(self) -> None:  # noqa: PLR0915 - one thread model, read top to bottom
+        """Comments drawn to published posts by popularity. A share of them (plan.replies)
+        answer an earlier visible comment of the same post, often the newest, so chains form;
+        a reply is stored as blog.comments.services.add_comment stores one: parent_id, root_id
+        the parent's root (or the parent itself), path the parent's path and then the parent,
+        created after the parent."""
         plan, rng, pools = self.plan, self._rng(6), self.pools
-        if not plan.posts:
+        if not self._has_published():
             return
-        end = self.end
+        n, users, end, user_ids = plan.comments, plan.users, self.end, self.user_ids()
+        authors = self.comment_authors = array("i", [0]) * n
+        at_of = self.comment_at = array("d", [0.0]) * n
+        likes = self.comment_likes = array("I", [0]) * n
+        parent_of = array("i", [-1]) * n
+        depth_of = array("b", [0]) * n
+        visible = array("b", [0]) * n
+        # Each post's comments as a chain, newest first: newest[post], then previous[comment].
+        newest = array("i", [-1]) * plan.posts
+        previous = array("i", [-1]) * n
+        made_replies = 0
+
+        def parent_for(j: int) -> int:
+            """A recent comment of post j that takes a reply (shown, not too deep, not made
+            in the last minute of the data), or -1."""
+            found = []
+            k = newest[j]
+            for _ in range(16):
+                if k < 0:
+                    break
+                if visible[k] and depth_of[k] <= MAX_PARENT_DEPTH and at_of[k] < end - 60:
+                    found.append(k)
+                k = previous[k]
+            if not found:
+                return -1
+            return found[0] if rng.random() < 0.5 else rng.choice(found)
 
         def rows() -> Iterator[str]:
-            for k in range(plan.comments):
-                j = self._published_number(rng)
-                if j is None:
-                    continue
+            nonlocal made_replies
+            for k in range(n):
+                j = self._popular_post(rng)
                 post_id, _status, published, _bits = self.post_core(j)
-                source, html = pools.comments[rng.randrange(len(pools.comments))]
-                at = _ts(min(published + rng.expovariate(1 / 86400), end))
-                author = self.user_id(rng.randrange(plan.users))
+                parent = -1
+                # Steered towards the planned share: likelier while below it.
+                below = made_replies < plan.replies * (k + 1)
+                if plan.replies > 0 and newest[j] >= 0 and rng.random() < (0.8 if below else 0.1):
+                    parent = parent_for(j)
+                author = rng.randrange(users)
+                if parent >= 0:
+                    if author == authors[parent]:  # answering yourself happens, but rarely
+                        author = rng.randrange(users)
+                    base = at_of[parent]
+                    at = base + 1 + min(rng.expovariate(1 / (6 * 3600)), (end - base - 1) / 2)
+                    chain = []
+                    ancestor = parent
+                    while ancestor >= 0:
+                        chain.append(ancestor)
+                        ancestor = parent_of[ancestor]
+                    chain.reverse()
+                    ids = [self.comment_id(c) for c in chain]
+                    thread = f"{ids[-1]}\t{ids[0]}\t{{{','.join(ids)}}}"
+                    parent_of[k], depth_of[k] = parent, len(chain)
+                    made_replies += 1
+                else:
+                    at = min(published + rng.expovariate(1 / 86400), end)
+                    thread = "\\N\t\\N\t{}"
+                stamp = _ts(at)
                 state = rng.random()
-                deleted = at if state < 0.01 else "\\N"
+                deleted = stamp if state < 0.01 else "\\N"
                 removed, by, reason = ("\\N", "\\N", "\\N")
                 if 0.01 <= state < 0.015:
-                    removed, by, reason = at, self.user_id(1), "Off topic"
+                    removed, by, reason = stamp, user_ids[1], "Off topic"
+                visible[k] = state >= 0.015
+                n_likes = self._likes(rng.random(), plan.comment_likes, 0.1) if visible[k] else 0
+                authors[k], at_of[k], likes[k] = author, at, n_likes
+                previous[k], newest[j] = newest[j], k
+                source, html = pools.comments[rng.randrange(len(pools.comments))]
                 yield (
-                    f"{self.uid(b'comment', self.p0 * 2 + k)}\t{post_id}\t{author}\t{source}\t"
-                    f"{html}\t{at}\t{deleted}\t{removed}\t{by}\t{reason}"
+                    f"{self.comment_id(k)}\t{post_id}\t{user_ids[author]}\t{source}\t"
+                    f"{html}\t{stamp}\t{deleted}\t{removed}\t{by}\t{reason}\t{thread}\t{n_likes}"
                 )
 
         self.copy(
@@ -851,10 +981,87 @@ class BulkSeeder:
                 "removed_at",
                 "removed_by_id",
                 "removed_reason",
+                "parent_id",
+                "root_id",
+                "path",
+                "like_count",
             ),
             rows(),
-            plan.comments,
+            n,
         )
+
+    def _likers(self, rng: random.Random, count: int, author: int) -> list[int]:
+        """`count` different people, none of them `author` (blog.reactions refuses a like of
+        your own post or comment)."""
+        picked = rng.sample(range(self.plan.users), count + 1)
+        return [p for p in picked if p != author][:count]
+
+    def _post_reactions(self) -> None:
+        """Exactly the likes _posts counted on each published post, after it was published."""
+        rng, end, users = self._rng(11), self.end, self.user_ids()
+        likes, authors = self.post_likes, self.post_authors
+
+        def rows() -> Iterator[str]:
+            for j, count in enumerate(likes):
+                if not count:
+                    continue
+                post_id, _status, published, _bits = self.post_core(j)
+                for person in self._likers(rng, count, authors[j]):
+                    at = min(published + rng.expovariate(1 / (2 * 86400)), end)
+                    yield f"{users[person]}\t{post_id}\tlike\t{_ts(at)}"
+
+        self.copy(
+            "post_reactions", ("user_id", "post_id", "kind", "created_at"), rows(), sum(likes)
+        )
+
+    def _comment_reactions(self) -> None:
+        """Exactly the likes _comments counted on each visible comment, after it was written."""
+        rng, end, users = self._rng(12), self.end, self.user_ids()
+        likes, authors, at_of = self.comment_likes, self.comment_authors, self.comment_at
+
+        def rows() -> Iterator[str]:
+            for k, count in enumerate(likes):
+                if not count:
+                    continue
+                comment_id, written = self.comment_id(k), at_of[k]
+                for person in self._likers(rng, count, authors[k]):
+                    at = min(written + rng.expovariate(1 / 86400), end)
+                    yield f"{users[person]}\t{comment_id}\tlike\t{_ts(at)}"
+
+        self.copy(
+            "comment_reactions",
+            ("user_id", "comment_id", "kind", "created_at"),
+            rows(),
+            sum(likes),
+        )
+
+    def _bookmarks(self) -> None:
+        """Saved published posts, drawn by popularity: HOT_BOOKMARKS for the person with half
+        the notifications (benchmarks/scale.py signs them in for /saved), the rest spread
+        over everyone."""
+        plan, rng, end, users = self.plan, self._rng(13), self.end, self.user_ids()
+        if not plan.bookmarks or not self._has_published():
+            return
+        hot = min(HOT_BOOKMARKS, plan.bookmarks // 2)
+        per_person = (plan.bookmarks - hot) / max(plan.users - 1, 1)
+
+        def rows() -> Iterator[str]:
+            for person in range(plan.users):
+                if person == self.hot_user:
+                    want = hot
+                else:
+                    want = round(rng.expovariate(1 / per_person)) if per_person > 0 else 0
+                chosen: set[int] = set()
+                for _ in range(want * 4):  # bounded: there may be fewer posts than wanted
+                    if len(chosen) >= want:
+                        break
+                    chosen.add(self._popular_post(rng))
+                for j in sorted(chosen):
+                    post_id, _status, published, _bits = self.post_core(j)
+                    at = min(published + rng.expovariate(1 / (3 * 86400)), end)
+                    yield f"{users[person]}\t{post_id}\t{_ts(at)}"
+
+        self.copy("bookmarks", ("user_id", "post_id", "created_at"), rows(), plan.bookmarks)
 
     def _conversations(self) -> None:  # noqa: PLR0915 - three tables that share one plan
         """Direct pairs and some groups; then participants, then messages (half of them in the
@@ -1144,6 +1351,11 @@ def seed_bulk(plan: Plan, out: Any = sys.stderr) -> dict[str, float]:
 @click.option(
     "--avatars", type=click.FloatRange(0, 1), help="share of people with an avatar row (0.3)"
 )
+@click.option("--likes", type=click.FloatRange(0, 1000), help="mean likes per published post (3)")
+@click.option("--bookmarks", type=click.IntRange(0), help="default: posts / 4")
+@click.option(
+    "--replies", type=click.FloatRange(0, 0.9), help="share of comments that are replies (0.35)"
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="same seed, same data")
 @click.option("--append", is_flag=True, help="add to a database that already has data")
 @with_appcontext
@@ -1156,6 +1368,9 @@ def seed_bulk_command(  # noqa: PLR0917 - click passes each option by position
     audit: int | None,
     tags: int | None,
     avatars: float | None,
+    likes: float | None,
+    bookmarks: int | None,
+    replies: float | None,
     seed: int,
     append: bool,
 ) -> None:
@@ -1172,6 +1387,9 @@ def seed_bulk_command(  # noqa: PLR0917 - click passes each option by position
         audit=audit,
         tags=tags,
         avatars=avatars,
+        post_likes=likes,
+        bookmarks=bookmarks,
+        replies=replies,
     )
     plan.append = append
     result = seed_bulk(plan, sys.stderr)

@@ -17,9 +17,12 @@ SMALL = ["--users", "30", "--posts", "400", "--seed", "7"]
 # What each table holds, in a stable order, hashed: equal digests, equal data.
 DIGESTS = {
     "users": "id, email, user_name, role, status, display_name, avatar_file_id",
-    "posts": "id, author_id, title, slug, content, content_html, status, published_at",
+    "posts": "id, author_id, title, slug, content, content_html, status, published_at, like_count",
     "post_tags": "post_id, tag_id",
-    "comments": "id, post_id, author_id, content, created_at",
+    "comments": "id, post_id, author_id, content, created_at, parent_id, root_id, path, like_count",
+    "post_reactions": "user_id, post_id, kind, created_at",
+    "comment_reactions": "user_id, comment_id, kind, created_at",
+    "bookmarks": "user_id, post_id, created_at",
     "follows": "follower_id, followed_id",
     "messages": "id, conversation_id, sender_id, body, created_at",
     "notifications": "id, user_id, link, read_at",
@@ -81,6 +84,8 @@ def test_same_seed_same_data_and_a_different_seed_differs(app):
     other = _digest(app)
     assert other["posts"] != once["posts"]
     assert other["users"] != once["users"]
+    assert other["post_reactions"] != once["post_reactions"]
+    assert other["comments"] != once["comments"]
 
 
 def test_refuses_a_database_with_data_unless_append(app):
@@ -181,6 +186,120 @@ def test_rows_honour_the_schema_and_the_product_reads_them(app):
     )
     assert response.status_code in (302, 303)
     assert client.get("/notifications").status_code == 200
+
+
+# Each of these counts rows that break a rule blog.reactions or blog.comments enforces; all 0.
+BROKEN_RULES = {
+    "a post's or comment's like_count that is not the count of its reactions": (
+        "SELECT (SELECT count(*) FROM posts p WHERE like_count <> "
+        "(SELECT count(*) FROM post_reactions r WHERE r.post_id = p.id)) + "
+        "(SELECT count(*) FROM comments c WHERE like_count <> "
+        "(SELECT count(*) FROM comment_reactions r WHERE r.comment_id = c.id))"
+    ),
+    "a like of your own post": (
+        "SELECT count(*) FROM post_reactions r JOIN posts p ON p.id = r.post_id "
+        "WHERE r.user_id = p.author_id"
+    ),
+    "a like of your own comment": (
+        "SELECT count(*) FROM comment_reactions r JOIN comments c ON c.id = r.comment_id "
+        "WHERE r.user_id = c.author_id"
+    ),
+    "a like of a post that is not published, or before it was": (
+        "SELECT count(*) FROM post_reactions r JOIN posts p ON p.id = r.post_id "
+        "WHERE p.status <> 'published' OR p.hidden_at IS NOT NULL "
+        "OR r.created_at < p.published_at"
+    ),
+    "a like of a comment not shown, under a post not published, or before it was written": (
+        "SELECT count(*) FROM comment_reactions r JOIN comments c ON c.id = r.comment_id "
+        "JOIN posts p ON p.id = c.post_id WHERE p.status <> 'published' "
+        "OR p.hidden_at IS NOT NULL OR c.deleted_at IS NOT NULL OR c.removed_at IS NOT NULL "
+        "OR c.hidden_at IS NOT NULL OR r.created_at < c.created_at"
+    ),
+    "a bookmark of a post that is not published, or before it was": (
+        "SELECT count(*) FROM bookmarks b JOIN posts p ON p.id = b.post_id "
+        "WHERE p.status <> 'published' OR p.hidden_at IS NOT NULL "
+        "OR b.created_at < p.published_at"
+    ),
+    # add_comment: root_id = the parent's root or the parent, path = the parent's path and
+    # the parent; a reply answers a shown comment of the same post, after it was written.
+    "a reply whose root, path, post or time disagrees with its parent": (
+        "SELECT count(*) FROM comments c JOIN comments parent ON parent.id = c.parent_id "
+        "WHERE c.root_id IS DISTINCT FROM coalesce(parent.root_id, parent.id) "
+        "OR c.path <> parent.path || parent.id OR c.post_id <> parent.post_id "
+        "OR c.created_at <= parent.created_at "
+        "OR parent.deleted_at IS NOT NULL OR parent.removed_at IS NOT NULL"
+    ),
+    "a reply whose parent is missing": (
+        "SELECT count(*) FROM comments c WHERE c.parent_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM comments parent WHERE parent.id = c.parent_id)"
+    ),
+}
+
+
+def test_likes_bookmarks_and_replies_follow_the_services_rules(app):
+    result = _seed(app, "--users", "40", "--posts", "800", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    for table in ("post_reactions", "comment_reactions", "bookmarks"):
+        assert f"\n{table} " in result.output  # its own progress line
+    with app.app_context():
+        q = db.session.execute
+        broken = {name: q(text(sql)).scalar() for name, sql in BROKEN_RULES.items()}
+        assert {name: rows for name, rows in broken.items() if rows} == {}
+        likes, comment_likes, bookmarks = q(
+            text(
+                "SELECT (SELECT count(*) FROM post_reactions), "
+                "(SELECT count(*) FROM comment_reactions), (SELECT count(*) FROM bookmarks)"
+            )
+        ).one()
+        assert likes > 800
+        assert comment_likes > 0
+        assert 150 <= bookmarks <= 250  # posts / 4, roughly
+        # Skewed: the 5% most liked posts hold a good third of the likes.
+        top = q(
+            text(
+                "SELECT sum(like_count) FROM (SELECT like_count FROM posts "
+                "ORDER BY like_count DESC LIMIT 40) s"
+            )
+        ).scalar()
+        assert top > likes / 3
+        replies, deepest, comments = q(
+            text(
+                "SELECT count(*) FILTER (WHERE parent_id IS NOT NULL), max(cardinality(path)), "
+                "count(*) FROM comments"
+            )
+        ).one()
+        assert 0.3 <= replies / comments <= 0.4
+        assert deepest == 4
+        # The person scale.py signs in (most notifications) has the most bookmarks.
+        hot = q(
+            text(
+                "SELECT u.email, (SELECT count(*) FROM bookmarks b WHERE b.user_id = u.id), "
+                "(SELECT max(n) FROM (SELECT count(*) AS n FROM bookmarks GROUP BY user_id) s) "
+                "FROM users u WHERE u.id = (SELECT user_id FROM notifications GROUP BY user_id "
+                "ORDER BY count(*) DESC LIMIT 1)"
+            )
+        ).one()
+        deep_post = q(
+            text(
+                "SELECT p.slug FROM comments c JOIN posts p ON p.id = c.post_id "
+                "ORDER BY cardinality(c.path) DESC, c.id LIMIT 1"
+            )
+        ).scalar()
+        db.session.remove()
+    assert hot[1] == hot[2] == 100  # half the bookmarks, at most HOT_BOOKMARKS
+    client = new_client(app)
+    assert client.get(f"/posts/{deep_post}").status_code == 200
+    from tests.conftest import csrf_token_from
+
+    page = client.get("/login").get_data(as_text=True)
+    signed_in = client.post(
+        "/login",
+        data={"email": hot[0], "password": PASSWORD, "csrf_token": csrf_token_from(page)},
+    )
+    assert signed_in.status_code in (302, 303)
+    saved = client.get("/saved")
+    assert saved.status_code == 200
+    assert "before=" in saved.get_data(as_text=True)  # more than one page
 
 
 @pytest.mark.parametrize("bad", [["--users", "2"], ["--posts", "-1"], ["--avatars", "2"]])

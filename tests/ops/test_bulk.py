@@ -11,6 +11,7 @@ from sqlalchemy import text
 from blog.core.markdown import render_markdown
 from blog.extensions import db
 from blog.ops.bulk import COMMON_WORD, PASSWORD, seed_bulk_command
+from tests.auth.helpers import sign_in
 from tests.conftest import new_client
 
 SMALL = ["--users", "30", "--posts", "400", "--seed", "7"]
@@ -177,15 +178,8 @@ def test_rows_honour_the_schema_and_the_product_reads_them(app):
     assert client.get("/").status_code == 200
     assert client.get(f"/search?q={COMMON_WORD}").status_code == 200
     # Everyone it made can sign in with the printed password.
-    page = client.get("/login").get_data(as_text=True)
-    from tests.conftest import csrf_token_from
-
-    response = client.post(
-        "/login",
-        data={"email": hot[0], "password": PASSWORD, "csrf_token": csrf_token_from(page)},
-    )
-    assert response.status_code in (302, 303)
-    assert client.get("/notifications").status_code == 200
+    person = sign_in(app, hot[0], PASSWORD)
+    assert person.get("/notifications").status_code == 200
 
 
 # Each of these counts rows that break a rule blog.reactions or blog.comments enforces; all 0.
@@ -289,15 +283,7 @@ def test_likes_bookmarks_and_replies_follow_the_services_rules(app):
     assert hot[1] == hot[2] == 100  # half the bookmarks, at most HOT_BOOKMARKS
     client = new_client(app)
     assert client.get(f"/posts/{deep_post}").status_code == 200
-    from tests.conftest import csrf_token_from
-
-    page = client.get("/login").get_data(as_text=True)
-    signed_in = client.post(
-        "/login",
-        data={"email": hot[0], "password": PASSWORD, "csrf_token": csrf_token_from(page)},
-    )
-    assert signed_in.status_code in (302, 303)
-    saved = client.get("/saved")
+    saved = sign_in(app, hot[0], PASSWORD).get("/saved")
     assert saved.status_code == 200
     assert "before=" in saved.get_data(as_text=True)  # more than one page
 

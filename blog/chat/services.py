@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, func, select, update
+from sqlalchemy import BindParameter, and_, func, select, true, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
 
 from blog.auth.models import User
 from blog.chat.models import BODY_MAX, TITLE_MAX, Conversation, ConversationParticipant, Message
@@ -589,13 +590,12 @@ def conversation_list(user_id: uuid.UUID, limit: int = 100) -> list[Conversation
     Three statements whatever the number of conversations.
     """
     p = ConversationParticipant
-    unread = (
-        select(func.count(Message.id))
-        .where(_unread_condition(p))
-        .correlate(p)
-        .scalar_subquery()
-        .label("unread")
+    # Counted up to BADGE_CAP + 1 (the row says "99+"): a conversation of 100,000 unread
+    # messages must not be read through for a badge.
+    unread_ids = (
+        select(Message.id).where(_unread_condition(p)).correlate(p).limit(BADGE_CAP + 1).subquery()
     )
+    unread = select(func.count()).select_from(unread_ids).scalar_subquery().label("unread")
     rows = db.session.execute(
         select(Conversation, unread)
         .join(p, and_(p.conversation_id == Conversation.id, p.user_id == user_id))
@@ -605,16 +605,7 @@ def conversation_list(user_id: uuid.UUID, limit: int = 100) -> list[Conversation
     if not rows:
         return []
     ids = [c.id for c, _ in rows]
-    # The newest message of each (DISTINCT ON walks the history index once per conversation).
-    last = {
-        m.conversation_id: m
-        for m in db.session.scalars(
-            select(Message)
-            .where(Message.conversation_id.in_(ids))
-            .ext(distinct_on(Message.conversation_id))
-            .order_by(Message.conversation_id, Message.created_at.desc(), Message.id.desc())
-        )
-    }
+    last = {m.conversation_id: m for m in db.session.scalars(_newest_messages(ids))}
     # The other person of each direct conversation, and the senders' names.
     wanted_users: set[uuid.UUID] = set()
     for c, _ in rows:
@@ -649,6 +640,21 @@ def conversation_list(user_id: uuid.UUID, limit: int = 100) -> list[Conversation
             )
         )
     return summaries
+
+
+def _newest_messages(conversation_ids: list[uuid.UUID]) -> Any:
+    """The newest message of each conversation: one backward step down the history index per
+    conversation (a LATERAL ... LIMIT 1). DISTINCT ON read every message of each instead,
+    19 ms for a conversation of 100,000."""
+    wanted = select(Conversation.id).where(Conversation.id.in_(conversation_ids)).subquery()
+    newest = (
+        select(Message)
+        .where(Message.conversation_id == wanted.c.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(1)
+        .lateral()
+    )
+    return select(aliased(Message, newest)).select_from(wanted).join(newest, true())
 
 
 def joined_summaries(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from blog.chat.models import Conversation, ConversationParticipant, Message
+from blog.core.db import utcnow
 from blog.extensions import db
 from tests.chat.helpers import add_messages, conversation_id, send, start
 from tests.posts.helpers import make_author, new_author, signed_in
@@ -330,6 +332,30 @@ def test_unread_counts_in_the_list_and_navigation_clear_when_read(app, alice, bo
     listing = b.get("/chat").get_data(as_text=True)
     assert 'id="chat-badge" class="badge" hidden' in listing
     assert f'id="conv-unread-{cid}" class="badge" hidden' in listing
+
+
+def test_the_list_shows_the_newest_message_and_caps_the_unread_count(app, alice, bob):
+    """The preview is the newest message (one LATERAL step per conversation), and a count
+    past 99 says "99+" (the count itself stops at 100: benchmarks/scale.py measures it)."""
+    a, b = signed_in(app, alice.email), signed_in(app, bob.email)
+    cid = start(a, bob.user_name)
+    add_messages(app, cid, alice.id, 150)  # dated before now: Bob joined before them
+    with app.app_context():
+        db.session.execute(
+            update(ConversationParticipant)
+            .where(ConversationParticipant.conversation_id == cid)
+            .values(joined_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+    quiet = start(b, new_author(app).user_name)  # a conversation with no message at all
+    listing = b.get("/chat").get_data(as_text=True)
+    assert re.search(
+        rf'id="conv-unread-{cid}"[^>]*>\s*<span aria-hidden="true">99\+</span>', listing
+    )
+    assert "more than 99 unread" in listing
+    assert "message 149" in listing
+    assert "message 148" not in listing
+    assert f'id="conv-{quiet}"' in listing
 
 
 # --------------------------------------------------------------------------- membership

@@ -38,16 +38,15 @@ def users():
     )
     page = request.args.get("page", 1, type=int) or 1
     page = max(1, min(page, 10_000))
-    rows, total = staff.search_users(filters, page=page, per_page=PER_PAGE)
+    rows, has_more = staff.search_users(filters, page=page, per_page=PER_PAGE)
     return render(
         "admin/users.html",
         "results",
         users=rows,
-        total=total,
-        count_cap=staff.COUNT_CAP,
+        first=(page - 1) * PER_PAGE + 1,
+        has_more=has_more,
         filters=filters,
         page=page,
-        pages=max(1, -(-total // PER_PAGE)),
     )
 
 

@@ -38,17 +38,15 @@ class UserFilter:
     deleted: str = ""  # yes | no | "" (both)
 
 
-# Counting stops here ("More than 500 accounts"): an exact count read every match (90 ms for
-# the 3,572 of 100,000 accounts starting with "ada"); past it, people narrow the search.
-COUNT_CAP = 500
-
-
-def search_users(filters: UserFilter, *, page: int, per_page: int = 50) -> tuple[list[User], int]:
-    """One page of users matching `filters`, newest first, and the count (at most
-    COUNT_CAP + 1, meaning "more than COUNT_CAP").
+def search_users(filters: UserFilter, *, page: int, per_page: int = 50) -> tuple[list[User], bool]:
+    """One page of users matching `filters`, newest first, and whether a next page exists.
 
     The query matches the start of the user name, the email or the display name, through
-    text_pattern_ops indexes: without pg_trgm a substring match cannot use an index."""
+    text_pattern_ops indexes: without pg_trgm a substring match cannot use an index.
+
+    No count: one page is a walk down the newest-first index until it is full, 1.3 ms at
+    100,000 accounts for a prefix in 4% of them, while even a count stopped at 501 read 14,000
+    rows (5-16 ms), and an exact one every match. The page asks for one row more instead."""
     stmt: Select = select(User)
     if filters.query.strip():
         needle = f"{_escape_like(filters.query.strip().lower())}%"
@@ -71,12 +69,12 @@ def search_users(filters: UserFilter, *, page: int, per_page: int = 50) -> tuple
         stmt = stmt.where(User.deleted_at.is_not(None))
     elif filters.deleted == "no":
         stmt = stmt.where(User.deleted_at.is_(None))
-    capped = stmt.with_only_columns(User.id).limit(COUNT_CAP + 1).subquery()
-    total = db.session.scalar(select(func.count()).select_from(capped)) or 0
     rows = db.session.scalars(
-        stmt.order_by(User.created_at.desc(), User.id).limit(per_page).offset((page - 1) * per_page)
+        stmt.order_by(User.created_at.desc(), User.id)
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
     ).all()
-    return list(rows), total
+    return list(rows[:per_page]), len(rows) > per_page
 
 
 def _escape_like(text: str) -> str:

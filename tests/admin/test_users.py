@@ -122,6 +122,32 @@ def test_search_and_filters(app, sign_in, people):
     assert names("status=suspended") == []
 
 
+def test_the_list_pages_without_counting(app, sign_in, people, monkeypatch):
+    """A full page offers the next one (asked for one row more, no count); the last page
+    does not; a page past the end says so without a 500."""
+    monkeypatch.setattr("blog.admin.users.PER_PAGE", 3)
+    with app.app_context():
+        for n in range(3):
+            make_user(email=f"adam{n}@example.com", user_name=f"adam{n}")
+        db.session.commit()
+    mod = _as(app, sign_in, "mod@example.com")
+
+    first = mod.get("/admin/users?q=ad").get_data(as_text=True)  # ada, admin, adam0-2
+    assert "Accounts 1\N{EN DASH}3" in first
+    assert "page=2" in first
+    assert "Previous" not in first
+    second = mod.get("/admin/users?q=ad&page=2").get_data(as_text=True)
+    assert "Accounts 4\N{EN DASH}5" in second
+    assert "page=1" in second
+    assert "page=3" not in second
+    past = mod.get("/admin/users?q=ad&page=9")
+    assert past.status_code == 200
+    assert "No accounts on this page." in past.get_data(as_text=True)
+    few = mod.get("/admin/users?q=bob").get_data(as_text=True)
+    assert "1 account<" in few
+    assert "Page 1" not in few
+
+
 def test_search_results_are_a_fragment_for_htmx(app, sign_in, people):
     browser = new_client(app, htmx=True)
     sign_in(browser, "mod@example.com")

@@ -76,7 +76,7 @@ screenshots: install browser ## The gallery: main pages at 1280/390 px, light/da
 	$(PY) scripts/screenshots.py $(if $(BLOG_URL),--url $(BLOG_URL))
 
 # Bulk data for benchmarks: make seed-bulk ARGS="--users 100000 --posts 1000000" (--seed N,
-# --append; see `flask seed-bulk --help`). On the embedded PostgreSQL unless DATABASE_URL is set.
+# --append; see `make seed-bulk ARGS=--help`). On the embedded PostgreSQL unless DATABASE_URL is set.
 seed-bulk: install ## Fill an empty database with volume through COPY (default 200 users, 20,000 posts)
 	$(PY) -m blog.devserver --migrate-only
 	$(PY) -m blog.devserver --flask seed-bulk $(ARGS)

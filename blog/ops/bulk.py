@@ -76,6 +76,8 @@ TABLES = (
     "flags",
     "audit_log",
 )
+# Tables whose row numbers (and so ids) continue after their own count on --append.
+NUMBERED = ("comments", "conversations", "messages", "notifications", "flags", "audit_log")
 
 FIRST = [
     "ada",
@@ -325,6 +327,9 @@ class BulkSeeder:
         self.end = plan.until.timestamp()
         self.start = self.end - SPAN.total_seconds()
         self.u0 = self.p0 = 0  # numbering continues after what exists (--append)
+        # ... per table for the others: their sizes need not follow the posts (--comments,
+        # --audit, conversations by the people), so each continues after its own rows.
+        self.n0: dict[str, int] = dict.fromkeys(NUMBERED, 0)
         self.rows = 0
         self.tag_ids: list[str] = []
         self.pools = Pools()
@@ -373,7 +378,7 @@ class BulkSeeder:
         return self._user_id_list
 
     def comment_id(self, k: int) -> str:
-        return self.uid(b"comment", self.p0 * 2 + k)
+        return self.uid(b"comment", self.n0["comments"] + k)
 
     def _likes(self, u: float, mean: float, share: float) -> int:
         """How many like an item, from a uniform draw `u` in [0, 1): Lomax-distributed, a bit
@@ -566,6 +571,9 @@ class BulkSeeder:
             self.u0 = cur.fetchone()[0]
             cur.execute("SELECT count(*) FROM posts")
             self.p0 = cur.fetchone()[0]
+            for table in NUMBERED:
+                cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - our names
+                self.n0[table] = cur.fetchone()[0]
         else:
             self._refuse_unless_empty()
         self._build_pools()
@@ -1091,7 +1099,7 @@ class BulkSeeder:
             pairs.add(pair)
             members.append([a, b])
             titles.append(None)
-        ids = [self.uid(b"conversation", self.p0 + k) for k in range(len(members))]
+        ids = [self.uid(b"conversation", self.n0["conversations"] + k) for k in range(len(members))]
         created = _ts(self.start)
 
         def conversations() -> Iterator[str]:
@@ -1124,12 +1132,14 @@ class BulkSeeder:
         )
         read = _ts(self.end)
 
+        first = self.n0["conversations"]
+
         def participants() -> Iterator[str]:
             for k, people in enumerate(members):
                 for n, p in enumerate(people):
                     role = "member" if titles[k] is None or n else "owner"
                     yield (
-                        f"{self.uid(b'participant', (self.p0 + k) * 16 + n)}\t{ids[k]}\t"
+                        f"{self.uid(b'participant', (first + k) * 16 + n)}\t{ids[k]}\t"
                         f"{self.user_id(p)}\t{role}\t{created}\t{read}"
                     )
 
@@ -1143,6 +1153,8 @@ class BulkSeeder:
         hot_count = plan.messages // 2
         span = SPAN.total_seconds()
 
+        first_message = self.n0["messages"]
+
         def messages() -> Iterator[str]:
             for k in range(plan.messages):
                 if k < hot_count:
@@ -1155,7 +1167,7 @@ class BulkSeeder:
                 people = members[conv]
                 sender = self.user_id(people[k % len(people)])
                 yield (
-                    f"{self.uid(b'message', self.p0 + k)}\t{ids[conv]}\t{sender}\ttext\t"
+                    f"{self.uid(b'message', first_message + k)}\t{ids[conv]}\t{sender}\ttext\t"
                     f"{texts[rng.randrange(len(texts))]}\t{_ts(at)}"
                 )
 
@@ -1180,11 +1192,14 @@ class BulkSeeder:
         hot_count = plan.notifications // 2
         end = self.end
 
+        numbers = itertools.count(self.n0["notifications"])  # of the rows made
+
         def rows() -> Iterator[str]:
             for k in range(plan.notifications):
                 info = self._published_post(rng, recent=True)
                 if info is None:
                     continue
+                n = next(numbers)
                 user = self.hot_user if k < hot_count else rng.randrange(plan.users)
                 if k < hot_count:
                     at = end - 365 * 86400 * (1 - k / max(hot_count, 1))
@@ -1194,10 +1209,10 @@ class BulkSeeder:
                 title = _esc(f"New activity on “{info.title}”"[:200])
                 read = _ts(at + 3600) if rng.random() < 0.98 else "\\N"
                 yield (
-                    f"{self.uid(b'notification', self.p0 + k)}\t{self.user_id(user)}\t"
+                    f"{self.uid(b'notification', n)}\t{self.user_id(user)}\t"
                     f"websocket\t{kind}\t{title}\tSomeone wrote something.\t"
                     f"/posts/{info.slug}\tsent\t{_ts(at)}\t{read}\t"
-                    f"{self.uid(b'event', self.p0 + k)}\t{_ts(at)}"
+                    f"{self.uid(b'event', n)}\t{_ts(at)}"
                 )
 
         self.copy(
@@ -1226,15 +1241,18 @@ class BulkSeeder:
             return
         seen: set[tuple[int, str]] = set()
 
+        numbers = itertools.count(self.n0["flags"])  # of the rows made, some draws skip
+
         def rows() -> Iterator[str]:
-            for k in range(plan.flags):
+            for _k in range(plan.flags):
                 info = self._published_post(rng, recent=True)
                 reporter = rng.randrange(2, plan.users)
                 if info is None or (reporter, info.id) in seen:
                     continue
                 seen.add((reporter, info.id))
+                flag_id = self.uid(b"flag", next(numbers))
                 yield (
-                    f"{self.uid(b'flag', self.p0 + k)}\t{info.id}\t{self.user_id(reporter)}\t"
+                    f"{flag_id}\t{info.id}\t{self.user_id(reporter)}\t"
                     f"Spam or advertising\t{_ts(min(info.published + 3600, self.end))}"
                 )
 
@@ -1254,13 +1272,15 @@ class BulkSeeder:
         span = SPAN.total_seconds()
         actors = [self.user_id(0), self.user_id(1)]
 
+        first = self.n0["audit_log"]
+
         def rows() -> Iterator[str]:
             for k in range(plan.audit):
                 action, entity, old, new = actions[rng.randrange(len(actions))]
                 at = _ts(self.start + span * (k + rng.random()) / max(plan.audit, 1))
                 yield (
-                    f"{self.uid(b'audit', self.p0 + k)}\t{actors[k % 2]}\t{action}\t{entity}\t"
-                    f"{self.uid(b'entity', self.p0 + k)}\t{old}\t{new}\t127.0.0.1\t{at}"
+                    f"{self.uid(b'audit', first + k)}\t{actors[k % 2]}\t{action}\t{entity}\t"
+                    f"{self.uid(b'entity', first + k)}\t{old}\t{new}\t127.0.0.1\t{at}"
                 )
 
         self.copy(

@@ -107,6 +107,24 @@ def test_refuses_a_database_with_data_unless_append(app):
         db.session.remove()
 
 
+def test_append_after_a_run_of_other_proportions(app):
+    """Each table's numbering continues after its own rows: a first run with 5 comments a
+    post and 3 audit rows a post, then the defaults, collide nowhere."""
+    first = _seed(app, *SMALL, "--comments", "2000", "--audit", "1200", "--messages", "500")
+    assert first.exit_code == 0, first.output
+    appended = _seed(app, *SMALL, "--append")
+    assert appended.exit_code == 0, appended.output
+    with app.app_context():
+        counts = db.session.execute(
+            text(
+                "SELECT (SELECT count(*) FROM comments), (SELECT count(*) FROM audit_log),"
+                " (SELECT count(*) FROM messages), (SELECT count(*) FROM posts)"
+            )
+        ).one()
+        db.session.remove()
+    assert tuple(counts) == (2000 + 800, 1200 + 400, 500 + 80, 800)
+
+
 def test_rows_honour_the_schema_and_the_product_reads_them(app):
     schema_before = _schema(app)
     result = _seed(app, "--users", "40", "--posts", "600", "--seed", "3")

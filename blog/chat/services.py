@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, func, select, true, update
+from sqlalchemy import BindParameter, and_, case, func, literal, select, true, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
@@ -204,6 +204,32 @@ def _check_new_conversation(user: User, exists: Any = None) -> None:
         check_new_conversation(user, exists)
     except NewAccountLimit as exc:
         raise ChatRefused(str(exc)) from None
+
+
+def _check_direct_reply(conversation_id: uuid.UUID, sender: User) -> None:
+    """In a direct conversation, refuse a message to someone who has since muted or ignored
+    the sender (one statement). Who started it no longer matters: muting someone ends their
+    messages, as it ends their notifications. Groups are left alone (the others still talk),
+    and staff senders are refused by nobody, as when a conversation starts."""
+    from blog.safety.models import UserScreen
+    from blog.safety.services import REFUSED_MESSAGE, is_staff
+
+    if is_staff(sender):
+        return
+    c = Conversation
+    other = case((c.direct_low == sender.id, c.direct_high), else_=c.direct_low)
+    screened = db.session.scalar(
+        select(
+            select(literal(1))
+            .select_from(c)
+            .join(UserScreen, and_(UserScreen.user_id == other, UserScreen.target_id == sender.id))
+            .join(User, and_(User.id == UserScreen.user_id, User.role == "user"))
+            .where(c.id == conversation_id, c.kind == "direct")
+            .exists()
+        )
+    )
+    if screened:
+        raise ChatRefused(REFUSED_MESSAGE)
 
 
 # --- end safety
@@ -417,6 +443,7 @@ def send_message(
         raise ChatRefused("Confirm your email address before sending messages.")
     if not hit("chat_send", f"user:{sender.id}"):
         raise SendRateLimited("You are sending messages too fast. Wait a moment and try again.")
+    _check_direct_reply(conversation_id, sender)  # safety
     if kind == "text":
         text = clean_body(body)
     else:

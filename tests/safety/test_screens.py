@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from blog.auth.models import User
 from blog.chat import services as chat
-from blog.chat.models import Conversation
+from blog.chat.models import Conversation, Message
 from blog.comments.services import add_comment
 from blog.core.db import utcnow
 from blog.extensions import db
@@ -169,6 +169,40 @@ def test_a_muted_person_cannot_start_a_conversation_and_no_row_is_made(app, peop
     assert response.status_code == 422
     assert "message this person" in response.get_data(as_text=True)
     assert _conversations(app) == 0
+
+
+@pytest.mark.parametrize("level", ["mute", "ignore"])
+def test_a_muted_person_cannot_write_in_an_existing_direct_conversation(app, people, level):
+    """Muting after the conversation began ends the other's messages there (the service,
+    hence the form, the websocket and attachments alike); the one who muted still writes,
+    and a group with both stays open to both."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    with app.app_context():
+        direct = chat.start_direct(_user(bob.id), _user(alice.id))
+        group = chat.create_group(_user(bob.id), "Club", [_user(alice.id), _user(carol.id)])
+        chat.send_message(direct.id, _user(bob.id), "hello before")
+        db.session.commit()
+        direct_id, group_id = direct.id, group.id
+    _screen(app, alice, bob, level)
+    with app.app_context():
+        with pytest.raises(chat.ChatRefused, match="You can't message this person"):
+            chat.send_message(direct_id, _user(bob.id), "hello after")
+        db.session.rollback()
+        chat.send_message(direct_id, _user(alice.id), "I can still write")
+        chat.send_message(group_id, _user(bob.id), "the group is fine")
+        db.session.commit()
+
+    browser = signed_in(app, bob.email)
+    response = browser.post_form(
+        f"/chat/{direct_id}/messages", {"body": "through the form"}, csrf_from=f"/chat/{direct_id}"
+    )
+    assert response.status_code == 422
+    assert "message this person" in response.get_data(as_text=True)
+    with app.app_context():
+        bodies = set(db.session.scalars(select(Message.body)))
+    assert "hello after" not in bodies
+    assert "through the form" not in bodies
+    assert {"hello before", "I can still write", "the group is fine"} <= bodies
 
 
 def test_a_muted_person_cannot_add_you_to_a_group(app, people):

@@ -120,7 +120,7 @@ def test_a_job_whose_worker_was_killed_runs_again_as_soon_as_a_worker_starts(app
         start_new_session=True,  # its scheduler child is killed with it
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while job.id not in queue.started_job_registry.get_job_ids(cleanup=False):
             assert time.monotonic() < deadline, "the first worker never started the job"
             time.sleep(0.1)
@@ -146,5 +146,5 @@ def test_a_job_whose_worker_was_killed_runs_again_as_soon_as_a_worker_starts(app
     assert job.get_status() == "finished"
     assert job.return_value() == "second run"
     assert job.meta[REQUEUED_META] == 1
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 300  # not RQ's 660 s, however busy the machine
     assert job.id not in queue.started_job_registry.get_job_ids(cleanup=False)

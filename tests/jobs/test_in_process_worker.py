@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 from redis import Redis
 from rq import Queue
@@ -11,7 +14,7 @@ from rq.job import Job
 
 from blog.config import PROJECT_ROOT
 from blog.jobs.queues import FORKING_QUEUES, IN_PROCESS_QUEUES, QUEUE_NAMES
-from blog.jobs.worker import HARD_KILL_EXIT_CODE
+from blog.jobs.worker import HARD_KILL_EXIT_CODE, REQUEUED_META
 from tests.jobs.test_worker import _env
 
 # A worker made by the app factory, as `flask worker --in-process` makes it, but with a 1 s
@@ -96,3 +99,52 @@ def test_a_job_stuck_where_no_signal_reaches_ends_the_worker_for_its_supervisor(
     assert "is stuck" in result.stderr  # the watchdog, not the end of the 30 s sleep
     assert Job.fetch(stuck.id, connection=redis).get_status() == "started"
     assert stuck.id in queue.started_job_registry.get_job_ids()
+
+
+def test_a_job_whose_worker_was_killed_runs_again_as_soon_as_a_worker_starts(app, tmp_path):
+    """SIGKILLed mid-job, an in-process worker leaves its job "started" with a heartbeat of
+    the job's timeout + 60 s (here 11 minutes): the next in-process worker of this host puts it
+    back in its queue at once, and it runs."""
+    redis = Redis.from_url(app.config["REDIS_URL"])
+    queue = Queue("notifications", connection=redis)
+    job = queue.enqueue(
+        "tests.jobs.stuck.sleep_the_first_time", str(tmp_path / "ran"), 600, job_timeout=600
+    )
+    worker = [sys.executable, "-m", "flask", "--app", "app", "worker", "--in-process"]
+    first = subprocess.Popen(
+        [*worker, "-q", "notifications"],
+        cwd=PROJECT_ROOT,
+        env=_env(app),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its scheduler child is killed with it
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while job.id not in queue.started_job_registry.get_job_ids(cleanup=False):
+            assert time.monotonic() < deadline, "the first worker never started the job"
+            time.sleep(0.1)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+    assert job.get_status(refresh=True) == "started"  # as far as RQ knows, for 11 minutes
+
+    started = time.monotonic()
+    second = subprocess.run(
+        [*worker, "--burst", "-q", "notifications"],
+        cwd=PROJECT_ROOT,
+        env=_env(app),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "died running it; queued again" in second.stderr
+    job.refresh()
+    assert job.get_status() == "finished"
+    assert job.return_value() == "second run"
+    assert job.meta[REQUEUED_META] == 1
+    assert time.monotonic() - started < 300  # not RQ's 660 s, however busy the machine
+    assert job.id not in queue.started_job_registry.get_job_ids(cleanup=False)

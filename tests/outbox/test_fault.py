@@ -15,34 +15,29 @@ queued jobs. `pytest -s` prints the timings.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import psutil
 import pytest
 from flask import Flask
-from redis import Redis
-from redis.exceptions import RedisError
-from rq import Worker
-from sqlalchemy import text
 
-from blog.config import PROJECT_ROOT
-from blog.core.embedded import EmbeddedRedis, die_with_parent
-from blog.core.redis import init_redis
 from blog.extensions import db
-from blog.jobs.queues import get_queue
 from blog.outbox.events import emit
 from blog.outbox.relay import STREAM
+from tests.outbox.faults import (
+    FLASK_WORKER,
+    HANDLER_MODULE,
+    ServiceRun,
+    WorkerProcess,
+    count,
+    query,
+    sweep_outbox_every,
+    wait_for,
+)
 
 N_EVENTS = 2_000
 N_AGGREGATES = 40
@@ -55,87 +50,12 @@ REDIS_DOWN_SECONDS = 0.2  # shorter than the first backoff (1 s): the relay resu
 DRAIN_SECONDS = 30  # the requirement: everything published within 30 s of the last fault
 EFFECTS_SECONDS = 60  # handler jobs trail the relay: 2,000 jobs at a few dozen per second
 SWEEP_EVERY = 2.0  # what `flask cron` does every 5 s in production, a little more eagerly
-HANDLER_MODULE = "tests.outbox.handlers"
 
-FLASK_WORKER = (sys.executable, "-m", "flask", "--app", "app", "worker", "-q")
 # Runs handler jobs without forking (see the module): `flask worker` alone does ~14 handler
 # jobs/s on these 2-core machines, and 2,000 of them would not fit in the time budget.
 INPROCESS_WORKER = (sys.executable, "-m", "tests.outbox.inprocess_worker")
 
 pytestmark = pytest.mark.timeout(100)  # the whole test, services and all, stops by itself
-
-
-# --------------------------------------------------------------------------- processes
-
-
-class WorkerProcess:
-    """One worker subprocess; `flask worker` is an RQ forking worker with a scheduler child."""
-
-    def __init__(
-        self, name: str, command: tuple[str, ...], queues: str, env: dict[str, str], log_dir: Path
-    ) -> None:
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [*command, queues],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG
-            )
-
-    def is_registered(self, redis: Redis) -> bool:
-        """Whether the worker finished booting and registered itself in Redis."""
-        return any(worker.pid == self.proc.pid for worker in Worker.all(connection=redis))
-
-    def horses(self) -> list[int]:
-        """The work horse's pid (RQ forks one per job, in a process group of its own)."""
-        with contextlib.suppress(psutil.Error):
-            children = psutil.Process(self.proc.pid).children()
-            return [p.pid for p in children if _is_group_leader(p)]
-        return []
-
-    def sigkill(self, horse: int | None = None) -> bool:
-        """SIGKILL the worker, its scheduler and its horse; True if a horse was mid-job."""
-        if horse:  # the one aimed at, first: every millisecond lets the relay commit
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(horse, signal.SIGKILL)
-        # Freeze the worker's group (worker and scheduler): no new horse from here on.
-        os.killpg(self.proc.pid, signal.SIGSTOP)
-        others = self.horses()
-        for pid in others:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        return bool(horse or others)
-
-    def stop(self) -> None:
-        """Clean-up: kill whatever is left of the worker, its horse and its scheduler."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                _kill_all(psutil.Process(self.proc.pid).children(recursive=True))
-            self.proc.kill()
-        self.proc.wait(10)
-
-    def tail(self, chars: int = 3000) -> str:
-        return f"--- {self.name} ---\n{self.log_path.read_text(errors='replace')[-chars:]}"
-
-
-def _is_group_leader(process: psutil.Process) -> bool:
-    try:
-        return os.getpgid(process.pid) == process.pid
-    except (ProcessLookupError, psutil.Error):
-        return False
-
-
-def _kill_all(processes: list[psutil.Process]) -> None:
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------- load and probes
@@ -174,31 +94,10 @@ def _produce(app, errors: list[BaseException], done: threading.Event) -> None:
         done.set()
 
 
-def _sweep(app, stop: threading.Event) -> None:
-    """Play `flask cron`: enqueue the relay sweep on the outbox queue, riding over outages."""
-    with app.app_context():
-        queue = get_queue("outbox")
-        while not stop.wait(SWEEP_EVERY):
-            with contextlib.suppress(RedisError):
-                queue.enqueue("blog.outbox.relay.sweep_outbox", job_timeout=120, result_ttl=60)
-
-
-def _query(app, sql: str, **params: Any) -> list[Any]:
-    with app.app_context():
-        try:
-            return list(db.session.execute(text(sql), params).all())
-        finally:
-            db.session.remove()
-
-
-def _count(app, sql: str) -> int:
-    return int(_query(app, sql)[0][0])
-
-
 def _relay_publishing(app) -> bool:
     """Whether a relay is between its claim and its commit: it holds the claimed rows
     (FOR UPDATE) while it talks to Redis. A kill here leaves events published but unmarked."""
-    rows = _query(
+    rows = query(
         app,
         "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.relation = 'domain_event_outbox'::regclass AND l.mode = 'RowShareLock'"
@@ -207,75 +106,32 @@ def _relay_publishing(app) -> bool:
     return bool(rows)
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float, poll: float = 0.25) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll)
-    return True
-
-
 # --------------------------------------------------------------------------- the run
 
 
-class FaultRun:
-    """The services, workers and clocks of one run; `close()` stops everything it started."""
+class FaultRun(ServiceRun):
+    """The run's Redis (with an append-only file), its workers, the producer and the sweep."""
 
     def __init__(self, app: Flask, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.redis_server = EmbeddedRedis(tmp_path / "redis", persist=True)
-        self.redis_server.start()
-        redis_url = self.redis_server.url(0)
-        self.redis = Redis.from_url(redis_url)
-        # The session's app, pointed at this Redis until close(). Not a second app from
-        # make_app: its init_app would rebind the shared Flask-Limiter to this Redis, and the
-        # rate limits of every later test would fail open against a stopped server.
-        self.app = app
-        self._saved_redis = (app.config["REDIS_URL"], app.extensions["blog_redis"])
-        app.config["REDIS_URL"] = redis_url
-        init_redis(app)
-        self.env = {
-            "BLOG_ENV": "testing",
-            "DATABASE_URL": self.app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": redis_url,
-            "BLOG_TEST_HANDLER_MODULES": HANDLER_MODULE,  # the workers load the test handler
-            "BLOG_LOG_LEVEL": "INFO",
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        }
-        self.workers: list[WorkerProcess] = []
+        super().__init__(app, tmp_path, persist_redis=True)
         self.relay_worker: WorkerProcess | None = None
-        self.threads: list[threading.Thread] = []
-        self.stop_sweeping = threading.Event()
         self.produced = threading.Event()
         self.errors: list[BaseException] = []
-        self.t0 = time.monotonic()
-        self.timings: dict[str, float] = {}
         self.horses_killed = 0
         self.kills_before_commit = 0
         self.stranded: set[str] = set()
 
-    def start_worker(self, name: str, command: tuple[str, ...], queues: str) -> WorkerProcess:
-        worker = WorkerProcess(name, command, queues, self.env, self.tmp_path)
-        self.workers.append(worker)
-        return worker
-
     def start_workers(self) -> None:
         # The relay's worker (killed below) and the handlers' workers (left alone).
-        self.relay_worker = self.start_worker("outbox-1", FLASK_WORKER, "outbox")
-        self.start_worker("default", FLASK_WORKER, "default")
-        self.start_worker("default-inprocess", INPROCESS_WORKER, "default")
-        booted = _wait_for(lambda: all(w.is_registered(self.redis) for w in self.workers), 30)
-        assert booted, "the workers did not start\n" + self.logs()
+        self.relay_worker = self.start_worker("outbox-1", (*FLASK_WORKER, "-q", "outbox"))
+        self.start_worker("default", (*FLASK_WORKER, "-q", "default"))
+        self.start_worker("default-inprocess", (*INPROCESS_WORKER, "default"))
+        self.wait_until_registered()
 
     def start_load(self) -> None:
         self.t0 = time.monotonic()
-        self.threads = [
-            threading.Thread(target=_produce, args=(self.app, self.errors, self.produced)),
-            threading.Thread(target=_sweep, args=(self.app, self.stop_sweeping)),
-        ]
-        for thread in self.threads:
-            thread.start()
+        self.start_thread(_produce, self.app, self.errors, self.produced)
+        self.start_thread(sweep_outbox_every, self.app, SWEEP_EVERY, self.stop_threads)
 
     def kill_relay_worker(self) -> None:
         """SIGKILL the relay's worker and its horse; start a replacement.
@@ -292,11 +148,11 @@ class FaultRun:
         self.kills_before_commit += bool(stranded - self.stranded)
         self.stranded = stranded
         name = f"outbox-{len(self.workers) - 1}"
-        self.relay_worker = self.start_worker(name, FLASK_WORKER, "outbox")
+        self.relay_worker = self.start_worker(name, (*FLASK_WORKER, "-q", "outbox"))
 
     def _in_stream_unmarked(self) -> set[str]:
         in_stream = {fields[b"id"].decode() for _id, fields in self.redis.xrange(STREAM)}
-        published = _query(
+        published = query(
             self.app, "SELECT id::text FROM domain_event_outbox WHERE published_at IS NOT NULL"
         )
         return in_stream - {row[0] for row in published}
@@ -316,26 +172,10 @@ class FaultRun:
 
     def restart_redis(self) -> None:
         """Stop Redis gracefully mid-publish (the append-only file keeps the jobs); start it."""
-        _wait_for(lambda: _relay_publishing(self.app), AIM_SECONDS, poll=0.002)
+        wait_for(lambda: _relay_publishing(self.app), AIM_SECONDS, poll=0.002)
         self.redis_server.stop()
         time.sleep(REDIS_DOWN_SECONDS)
         self.redis_server.start()
-
-    def mark(self, name: str) -> float:
-        self.timings[name] = time.monotonic() - self.t0
-        return self.timings[name]
-
-    def logs(self) -> str:
-        return "\n".join(worker.tail() for worker in self.workers)
-
-    def close(self) -> None:
-        self.stop_sweeping.set()
-        for thread in self.threads:
-            thread.join(30)
-        for worker in self.workers:
-            worker.stop()
-        self.app.config["REDIS_URL"], self.app.extensions["blog_redis"] = self._saved_redis
-        self.redis_server.stop()
 
 
 def test_relay_survives_killed_workers_and_a_redis_restart(app, effects_table, tmp_path):
@@ -356,32 +196,32 @@ def test_relay_survives_killed_workers_and_a_redis_restart(app, effects_table, t
         assert not run.errors, f"the producer failed: {run.errors[0]!r}"
         run.mark("produced")
         app = run.app
-        assert _count(app, "SELECT count(*) FROM domain_event_outbox") == N_EVENTS
+        assert count(app, "SELECT count(*) FROM domain_event_outbox") == N_EVENTS
 
-        published = _wait_for(
+        published = wait_for(
             lambda: (
-                _count(app, "SELECT count(*) FROM domain_event_outbox WHERE published_at IS NULL")
+                count(app, "SELECT count(*) FROM domain_event_outbox WHERE published_at IS NULL")
                 == 0
             ),
             run.t0 + last_fault + DRAIN_SECONDS - time.monotonic(),
         )
         published_at = run.mark("all published")
-        parked = _count(app, "SELECT count(*) FROM domain_event_outbox WHERE parked_at IS NOT NULL")
+        parked = count(app, "SELECT count(*) FROM domain_event_outbox WHERE parked_at IS NOT NULL")
         assert published, (
             f"events unpublished {DRAIN_SECONDS} s after the last fault ({parked} parked)\n"
             + run.logs()
         )
-        handled = _wait_for(
-            lambda: _count(app, "SELECT count(DISTINCT event_id) FROM test_effects") >= N_EVENTS,
+        handled = wait_for(
+            lambda: count(app, "SELECT count(DISTINCT event_id) FROM test_effects") >= N_EVENTS,
             run.t0 + last_fault + EFFECTS_SECONDS - time.monotonic(),
         )
         handled_at = run.mark("all handled")
-        outbox = _query(
+        outbox = query(
             app,
             "SELECT id::text, aggregate_id, (event_data->>'seq')::int, retry_count"
             " FROM domain_event_outbox ORDER BY position",
         )
-        effects = _query(app, "SELECT event_id::text, count(*) FROM test_effects GROUP BY event_id")
+        effects = query(app, "SELECT event_id::text, count(*) FROM test_effects GROUP BY event_id")
         stream_ids = [fields[b"id"].decode() for _id, fields in run.redis.xrange(STREAM)]
         logs = run.logs()
     finally:

@@ -1,4 +1,5 @@
-"""message.sent: tell the participants who are away (no open tab anywhere).
+"""message.sent: tell the participants who are away (no open tab anywhere); message.removed:
+put "Removed by a moderator." in place of the message in every open tab.
 
 In-app and by email as each one's preferences say (kind `chat_message`), and at most once per
 conversation per quiet period (the `chat` setting's `quiet_minutes`): a busy conversation
@@ -89,3 +90,23 @@ def notify_away_participants(event: EventMessage) -> None:
         ),
         event_id=uuid.UUID(event["id"]),
     )
+
+
+@handles("message.removed", queue="notifications")
+def show_removal_live(event: EventMessage) -> None:
+    """reports (blog/flags/reports.py): a message a moderator removed leaves the screens of
+    those in the conversation at once, not at their next page load. Live only: a tab that
+    missed it (closed, Redis down) shows the removal when the page loads again."""
+    from blog.chat.live import publish_message_removed
+
+    message = db.session.get(Message, _uuid(event["data"].get("message_id")))
+    if message is None or message.removed_at is None:
+        return
+    members = list(
+        db.session.scalars(
+            select(ConversationParticipant.user_id).where(
+                ConversationParticipant.conversation_id == message.conversation_id
+            )
+        )
+    )
+    publish_message_removed(message, members)

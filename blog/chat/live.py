@@ -223,6 +223,17 @@ def prepare_joined_publish(
     return publish
 
 
+def publish_message_removed(message: Message, recipients: list[uuid.UUID]) -> int:
+    """A message a moderator removed, in place, in the tabs of everyone in its conversation
+    ("Removed by a moderator."): the sender's own copy and everyone else's. After commit."""
+    from blog.chat.views import message_context
+
+    template, context = _template("chat/_message.html"), message_context(message)
+    mine = template.render(**context, mine=True, replace=True)
+    theirs = template.render(**context, mine=False, replace=True)
+    return publish_many((u, mine if u == message.sender_id else theirs) for u in recipients)
+
+
 def publish_removed(conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
     """Tell the tabs of people who left or were removed that the conversation is closed."""
     html = _template("chat/_live_removed.html").render(conversation_id=conversation_id)

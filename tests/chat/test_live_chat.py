@@ -268,6 +268,34 @@ def test_a_removed_member_stops_receiving_at_once(app, tabs, alice, bob, carol):
         assert "is typing" not in text
 
 
+def test_a_message_a_moderator_removes_leaves_every_open_tab(app, tabs, alice, bob, run_jobs):
+    """reports: agreeing with a report replaces the message in place, over the socket, in the
+    tabs of both members (the sender's own copy too), without a page load."""
+    from blog.auth.models import User
+    from blog.flags import reports
+
+    a, b = tabs(alice), tabs(bob)
+    cid = start(a.browser, bob.user_name)
+    b.send(type="chat.send", conversation=str(cid), body="something nasty")
+    assert "something nasty" in a.wait_for(f"messages-{cid}")
+    run_jobs()  # what the message's own event does, out of the way
+    mod = new_author(app, role="moderator")
+    with app.app_context():
+        message = db.session.scalars(select(Message).where(Message.conversation_id == cid)).one()
+        message_id = message.id
+        reports.report_message(message, reporter=db.session.get(User, alice.id), reason="threat")
+        reports.decide_report(message, "agreed", actor=db.session.get(User, mod.id))
+        db.session.commit()
+        db.session.remove()
+    run_jobs()  # the relay, then the handler of message.removed
+    for tab, mine in ((a, False), (b, True)):
+        # (the sender's tab also holds the message's first arrival, its own copy)
+        frame = tab.wait_for(re.compile(f'id="message-{message_id}"[^>]*hx-swap-oob="true"'))
+        assert "Removed by a moderator." in frame
+        assert "something nasty" not in frame
+        assert ('class="message mine"' in frame) is mine
+
+
 def test_messages_arrive_in_the_order_they_were_sent(app, tabs, alice, bob):
     a, b = tabs(alice), tabs(bob)
     cid = start(a.browser, bob.user_name)

@@ -180,6 +180,45 @@ def test_two_browsers_chat_live_in_a_direct_conversation_from_the_profile(
     _assert_no_js_errors(ada, grace)
 
 
+def test_a_message_a_moderator_removes_is_replaced_in_both_open_pages(
+    app: Flask, live_server: str, contexts: Any, people: dict[str, Person], run_jobs: Any
+) -> None:
+    from blog.auth.models import User
+    from blog.flags import reports
+
+    ada = _browser_page(contexts, live_server, people["ada"])
+    grace = _browser_page(contexts, live_server, people["grace"])
+    cid = start(signed_in(app, people["ada"].email), "grace")
+    for page in (ada, grace):
+        page.goto(f"{live_server}/chat/{cid}")
+        _connected(page)
+        _mark_no_reload(page)
+    _chat_live(ada, grace, str(cid), "Something nobody should read", enter=True)
+    _chat_live(grace, ada, str(cid), "Reported.", enter=True)
+    run_jobs()
+    mod = new_author(app, role="moderator")
+    with app.app_context():
+        message = db.session.scalars(
+            select(Message).where(Message.body == "Something nobody should read")
+        ).one()
+        reports.report_message(
+            message, reporter=db.session.get(User, people["grace"].id), reason="x"
+        )
+        reports.decide_report(message, "agreed", actor=db.session.get(User, mod.id))
+        db.session.commit()
+        db.session.remove()
+    run_jobs()
+    for page in (ada, grace):
+        expect(page.locator("li.message em", has_text="Removed by a moderator.")).to_have_count(
+            1, timeout=LIVE
+        )
+        expect(page.get_by_text("Something nobody should read")).to_have_count(0)
+        expect(page.locator("li.message")).to_have_count(2)  # in place, not appended
+        assert _not_reloaded(page)
+    expect(ada.locator("li.message.mine em", has_text="Removed by a moderator.")).to_have_count(1)
+    _assert_no_js_errors(ada, grace)
+
+
 def test_two_browsers_chat_live_in_a_group_made_with_the_autocomplete_and_a_stranger_gets_404(
     app: Flask, live_server: str, contexts: Any, people: dict[str, Person]
 ) -> None:

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from blog.auth.models import User, UserSession
 from blog.core.db import utcnow
+from blog.core.prepared import Prepared
 from blog.extensions import db
 
 # last_seen_at is for the devices page and the idle timeout: write it at most once a minute.
@@ -44,15 +51,47 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """What a request needs of its session row (the row itself: current_session())."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    token_hash: bytes
+    token_rotated_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    remember: bool
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
+
+
+_SESSION_FIELDS = [f.name for f in fields(SessionInfo)]
+
+
 @lru_cache(maxsize=1)
+def _user_attributes() -> list[Any]:
+    """The User's mapped columns, in the order the lookup selects them."""
+    return list(sa_inspect(User).column_attrs)
+
+
+@lru_cache(maxsize=1)
+def _user_id_position() -> int:
+    return [prop.key for prop in _user_attributes()].index("id")
+
+
 def _session_lookup() -> Any:
-    """The session and its user by a token's hash (or the previous token's, within the grace
-    after a rotation). Built once: every signed-in request runs it, and building it cost about
-    as much as running it."""
+    """The session's fields and its user's columns by a token's hash (or the previous
+    token's, within the grace after a rotation)."""
     token_hash = bindparam("token_hash", type_=UserSession.token_hash.type)
     rotated_after = bindparam("rotated_after", type_=UserSession.token_rotated_at.type)
     return (
-        select(UserSession, User)
+        select(
+            *(getattr(UserSession, name) for name in _SESSION_FIELDS),
+            *(prop.columns[0] for prop in _user_attributes()),
+        )
         .join(User, UserSession.user_id == User.id)
         .where(
             (UserSession.token_hash == token_hash)
@@ -64,6 +103,32 @@ def _session_lookup() -> Any:
     )
 
 
+# Prepared on the server (blog.core.prepared): planning it cost six times running it.
+SESSION_LOOKUP = Prepared("session_lookup", _session_lookup)
+
+
+def _attached_user(values: Sequence[Any]) -> User:
+    """The User of these column values, in the request's session as if the ORM had loaded
+    it (persistent: a change is flushed as usual, relationships load on access).
+
+    Built rather than loaded: the ORM's loading set up its row processors on every request,
+    ~0.3 ms, the largest part of what a signed-in page cost more than a visitor's
+    (benchmarks/home_page.py, issue 18 item 5). This is SQLAlchemy's documented way in for
+    rows that come from elsewhere (set_committed_value, make_transient_to_detached)."""
+    props = _user_attributes()
+    mapper = sa_inspect(User)
+    key = mapper.identity_key_from_primary_key((values[_user_id_position()],))
+    existing = db.session.identity_map.get(key)
+    if existing is not None:  # the request read this person before: that object it is
+        return existing
+    user = mapper.class_manager.new_instance()
+    for prop, value in zip(props, values, strict=True):
+        set_committed_value(user, prop.key, value)
+    make_transient_to_detached(user)
+    db.session.add(user)
+    return user
+
+
 def load_user_from_request(_request: object = None) -> User | None:
     """Flask-Login's request loader: the user of a valid, unexpired, unrevoked session."""
     token = request.cookies.get(current_app.config["AUTH_COOKIE_NAME"], "")
@@ -71,13 +136,17 @@ def load_user_from_request(_request: object = None) -> User | None:
         return None
     token_hash = hash_token(token)
     now = utcnow()
-    row = db.session.execute(
-        _session_lookup(), {"token_hash": token_hash, "rotated_after": now - ROTATION_GRACE}
+    row = SESSION_LOOKUP.execute(
+        {"token_hash": token_hash, "rotated_after": now - ROTATION_GRACE}
     ).first()
     if row is None:
         return None
-    auth_session, user = row
-    if not auth_session.is_valid(now) or not user.can_sign_in:
+    split = len(_SESSION_FIELDS)
+    auth_session = SessionInfo(*row[:split])
+    if not auth_session.is_valid(now):
+        return None
+    user = _attached_user(row[split:])
+    if not user.can_sign_in:
         return None
     cfg = current_app.config
     if now - auth_session.last_seen_at > timedelta(hours=cfg["SESSION_IDLE_HOURS"]):
@@ -94,7 +163,7 @@ def load_user_from_request(_request: object = None) -> User | None:
     return user
 
 
-def _rotate_token(auth_session: UserSession, old_hash: bytes, now: datetime) -> None:
+def _rotate_token(auth_session: SessionInfo, old_hash: bytes, now: datetime) -> None:
     # Its own short transaction, like _touch_session. The WHERE on the old hash lets exactly
     # one of several concurrent requests rotate; the others keep the old cookie, which stays
     # good for ROTATION_GRACE.
@@ -114,7 +183,7 @@ def _rotate_token(auth_session: UserSession, old_hash: bytes, now: datetime) -> 
         g.rotated_session_token = (token, auth_session.remember)
 
 
-def _touch_session(auth_session: UserSession, now: datetime) -> None:
+def _touch_session(auth_session: SessionInfo, now: datetime) -> None:
     # On its own short transaction, so a GET never needs the request's commit and a failed
     # request never loses the timestamp. The WHERE makes concurrent tabs write once.
     with db.engine.begin() as conn:
@@ -127,7 +196,18 @@ def _touch_session(auth_session: UserSession, now: datetime) -> None:
 
 
 def current_session() -> UserSession | None:
-    """The session row of this request's signed-in user (loading the user if not yet done)."""
+    """The session row of this request's signed-in user (loading the user if not yet done):
+    one query, on the few pages that need the row (sign out, devices, password change)."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return None
+    info = g.get("auth_session")
+    return None if info is None else db.session.get(UserSession, info.id)
+
+
+def current_session_info() -> SessionInfo | None:
+    """What the request loader read of this request's session, without a query."""
     from flask_login import current_user
 
     if not current_user.is_authenticated:

@@ -4,10 +4,12 @@ from flask import Blueprint
 from flask_login import current_user
 
 from blog.core.htmx import render
+from blog.home.ui import account_menu
 from blog.posts import queries
 from blog.posts.views import read_cursor, viewer_id
 
 bp = Blueprint("home", __name__)
+bp.add_app_template_global(account_menu)
 
 
 @bp.get("/")

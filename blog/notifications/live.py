@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blog.auth.models import User, UserSession
-from blog.auth.sessions import current_session
+from blog.auth.sessions import current_session_info
 from blog.core.db import utcnow
 from blog.core.dbgate import release_slot
 from blog.core.live import LiveSocket, dispatch, get_hub, init_live
@@ -94,7 +94,7 @@ def check_handshake() -> None:
     """Origin first (it needs no database), then the session: 403 before any upgrade."""
     if request.headers.get("Origin", "") != current_app.config["SITE_ORIGIN"]:
         abort(403)
-    if not current_user.is_authenticated or current_session() is None:
+    if not current_user.is_authenticated or current_session_info() is None:
         abort(403)
     # Each socket holds a worker thread for good: past this many (gunicorn.conf.py sets it from
     # the thread count), pages would wait for threads. The tab retries later; pages need no
@@ -106,7 +106,7 @@ def check_handshake() -> None:
 
 @sock.route("/ws", bp=bp)
 def socket(ws: Any) -> None:
-    auth_session = current_session()
+    auth_session = current_session_info()
     assert auth_session is not None  # check_handshake refused anything else
     live = LiveSocket(ws, user_id=auth_session.user_id, session_id=auth_session.id)
     hub = get_hub()

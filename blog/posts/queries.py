@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import selectinload
 
 from blog.auth.models import User
+from blog.core.prepared import Prepared
 from blog.extensions import db
 from blog.posts.models import EXCERPT_LENGTH, Post, PostSlugRedirect, Tag, post_tags
 
@@ -70,7 +71,7 @@ class PostSummary:
     published_at: datetime
     updated_at: datetime
     author: AuthorRef
-    tags: list[TagRef]
+    tags: tuple[TagRef, ...]  # a tuple: a summary is hashable, the key of its card (blog.posts.ui)
     comment_count: int = 0
     excerpt: str = ""
     content_html: str = ""
@@ -211,7 +212,7 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
         published_at=published_at,
         updated_at=updated_at,
         author=AuthorRef(user_name, display_name, author_id, avatar_file_id),
-        tags=[TagRef(name, tag_slug) for name, tag_slug in tags],
+        tags=tuple([TagRef(name, tag_slug) for name, tag_slug in tags]),
         comment_count=comments,
         excerpt="" if with_content else body,
         content_html=body if with_content else "",
@@ -222,7 +223,7 @@ def _summary(row: Any, with_content: bool) -> PostSummary:
 
 
 def _page(
-    query: Select[Any],
+    query: Prepared,
     cursor: str | None,
     size: int = PAGE_SIZE,
     with_content: bool = False,
@@ -232,7 +233,7 @@ def _page(
     values = dict(params or {})
     if cursor:
         values["before_at"], values["before_id"] = decode_cursor(cursor)
-    rows = db.session.execute(query, values).all()
+    rows = query.execute(values).all()
     posts = [_summary(row, with_content) for row in rows[:size]]
     return Page(posts, encode_cursor(posts[-1]) if len(rows) > size else None)
 
@@ -240,11 +241,21 @@ def _page(
 @lru_cache(maxsize=64)
 def _listing(
     kind: str, with_content: bool, signed_in: bool, positioned: bool, size: int
-) -> Select[Any]:
+) -> Prepared:
     """A list's statement, built once per shape and reused with its parameters:
     `kind` home / tag (tag_id) / author (author_id); a signed-in reader (viewer_id) gets the
     like and save marks and, except on an author's own page, leaves out the people they
-    ignore (blog.safety); `positioned` continues after (before_at, before_id)."""
+    ignore (blog.safety); `positioned` continues after (before_at, before_id). Prepared on
+    the server (blog.core.prepared): planning it cost more than running it."""
+    name = f"list_{kind}_{int(with_content)}{int(signed_in)}{int(positioned)}_{size}"
+    return Prepared(
+        name, lambda: _listing_statement(kind, with_content, signed_in, positioned, size)
+    )
+
+
+def _listing_statement(
+    kind: str, with_content: bool, signed_in: bool, positioned: bool, size: int
+) -> Select[Any]:
     from blog.safety.services import ignores
 
     query = _published(with_content)

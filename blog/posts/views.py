@@ -31,10 +31,14 @@ from blog.posts import queries
 from blog.posts.access import access_post_history, check_post_access, get_post
 from blog.posts.counters import count_view_in_redis, pending_views
 from blog.posts.history import post_history
+from blog.posts.ui import post_card
 
 bp = Blueprint("posts", __name__)
 
 FEED_SIZE = 20
+
+
+bp.add_app_template_global(post_card)
 
 
 @bp.app_template_filter("date")

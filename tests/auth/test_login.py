@@ -185,6 +185,8 @@ def test_page_requests_use_one_query_for_the_session(app, client, count_queries)
     # A page that reads nothing but the signed-in user (the home page now lists posts).
     with count_queries() as q:
         assert client.get("/account/profile").status_code == 200
-    # The session lookup, and the nav's unread-notifications badge (one capped COUNT).
+    # The session lookup, and the nav's two badges (capped COUNTs), both prepared statements
+    # (blog.core.prepared).
     assert q.count == 2, q.statements
-    assert "read_at IS NULL" in q.statements[1]
+    assert q.statements[0].startswith("EXECUTE session_lookup(")
+    assert q.statements[1].startswith("EXECUTE nav_badge_counts(")

@@ -1,0 +1,99 @@
+"""Server-side prepared statements (blog/core/prepared.py): the same rows as the statement
+itself, prepared once per connection, kept across a rollback, prepared again on a new
+connection, and planned once (PostgreSQL's generic plan) rather than on every request."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from blog.auth.models import User
+from blog.core.prepared import Prepared
+from blog.extensions import db
+from blog.posts import queries
+from tests.conftest import new_client
+from tests.posts.helpers import new_author, new_post, signed_in
+
+_NAME = bindparam("user_name")
+
+
+def _prepared(name: str) -> tuple[int, int] | None:
+    """(generic plans, custom plans) of this connection's statement `name`, or None."""
+    row = db.session.execute(
+        text("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = :n"),
+        {"n": name},
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def test_rows_entities_and_one_statement(app, count_queries):
+    author = new_author(app, display_name="Prepared Person")
+    posts = [new_post(app, author, tags=["one", "two"]) for _ in range(3)]
+    by_name = Prepared(
+        "test_users_by_name", lambda: select(User).where(User.user_name == _NAME), orm=True
+    )
+    with app.app_context():
+        page = queries.home_feed()
+        assert [p.id for p in page.posts] == [p.id for p in reversed(posts)]
+        assert [t.name for t in page.posts[0].tags] == ["one", "two"]
+        with count_queries() as counter:
+            found = by_name.execute({"user_name": author.user_name}).scalars().all()
+        assert [u.display_name for u in found] == ["Prepared Person"]
+        assert found[0] is db.session.get(User, author.id)  # an entity of the session
+        assert counter.count == 1
+        assert counter.statements[0].startswith("EXECUTE ")
+        db.session.remove()
+
+
+def test_prepared_once_per_connection_kept_across_rollback_and_planned_once(app):
+    author = new_author(app)
+    new_post(app, author)
+    anonymous = queries._listing("home", False, False, False, 20)
+    reader = queries._listing("home", False, True, False, 20)
+    with app.app_context(), db.engine.connect() as connection:
+        session = Session(bind=connection)  # one connection throughout
+        for _ in range(12):
+            assert len(anonymous.execute({}, session).all()) == 1
+            assert len(reader.execute({"viewer_id": author.id}, session).all()) == 1
+        stored = session.execute(
+            text(
+                "SELECT name, parameter_types::text, statement, generic_plans, custom_plans"
+                " FROM pg_prepared_statements ORDER BY name"
+            )
+        ).all()
+        by_name = {row.name: row for row in stored}
+        # The statement's own values are in its text: a LIMIT left as a parameter gets a
+        # generic plan costed for every row, so PostgreSQL would plan it on every request.
+        assert by_name[anonymous.name].parameter_types == "{}"
+        assert "LIMIT 21" in by_name[anonymous.name].statement
+        assert by_name[reader.name].parameter_types == "{uuid}"
+        # Five custom plans, then the generic one: no more planning.
+        assert by_name[reader.name].custom_plans <= 5
+        assert by_name[reader.name].generic_plans >= 7
+        session.rollback()  # not transactional: the rollback keeps them
+        assert len(anonymous.execute({}, session).all()) == 1
+        session.close()
+    with app.app_context():
+        # A new connection (the pool replaced the one it had) prepares it again on first use.
+        db.session.connection().invalidate()
+        db.session.remove()
+        assert queries.home_feed().posts
+        assert _prepared(anonymous.name) is not None
+        db.session.remove()
+
+
+def test_signed_in_page_runs_its_statements_prepared(app, count_queries):
+    author = new_author(app)
+    new_post(app, author)
+    reader = signed_in(app, author.email)
+    reader.get("/")
+    with count_queries() as counter:
+        assert reader.get("/").status_code == 200
+        assert new_client(app).get("/").status_code == 200
+    executed = [s.split("(")[0] for s in counter.statements]
+    assert executed == [
+        "EXECUTE session_lookup",
+        "EXECUTE list_home_010_20",
+        "EXECUTE nav_badge_counts",
+        "EXECUTE list_home_000_20",
+    ], counter.statements

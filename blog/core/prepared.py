@@ -16,9 +16,8 @@ The PREPARE goes straight to the driver, outside SQLAlchemy's statement events: 
 of the connection, like a SET, and is not counted as the request's statement. It survives a
 rollback (prepared statements are not transactional) and dies with the connection; the pool's
 per-connection `info` remembers which are ready and is emptied when a connection is replaced.
-The EXECUTE goes through the session with the original bind and result types, so values are
-converted both ways exactly as for the statement itself, and an ORM statement still returns
-its entities.
+The EXECUTE goes to the driver on the session's connection (its transaction), values
+converted by the statement's own bind types.
 
 For selects with no data-dependent shape: what the statement is must not depend on the
 parameters (an IN list is compiled at its one size). Not for PgBouncer in transaction mode,
@@ -34,9 +33,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, column, select, text
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -50,20 +49,23 @@ _DOLLAR = re.compile(r"\$(\d+)\b")
 @dataclass(frozen=True)
 class _Compiled:
     prepare_sql: str
-    execute: Any  # the EXECUTE statement: a TextClause, or an ORM select from it
-    defaults: dict[str, Any]  # values the statement itself binds (literals, LIMIT)
+    execute: str  # EXECUTE name(%(a)s, ...), for the driver
+    defaults: dict[str, Any]  # values the statement itself binds and the text could not hold
+    arguments: list[str]  # the parameters, in $n order
+    processors: dict[str, Callable[[Any], Any]]  # their types' conversions for the driver
+    readers: Mapping[int, Callable[[Any], Any]]  # result columns' conversions, by position
 
 
 class Prepared:
     """One select, prepared per connection on first use. `build` makes the statement (called
-    once, on the first execution, when every model is mapped); `orm` returns its entities."""
+    once, on the first execution, when every model is mapped). Rows come back by position,
+    as the driver converts them: a Core select of columns, not of ORM entities."""
 
-    def __init__(self, name: str, build: Callable[[], Select[Any]], *, orm: bool = False):
+    def __init__(self, name: str, build: Callable[[], Select[Any]]):
         if not _NAME.match(name):
             raise ValueError(f"not a statement name: {name!r}")
         self.name = name
         self._build = build
-        self._orm = orm
 
     @cached_property
     def _compiled(self) -> _Compiled:
@@ -105,30 +107,35 @@ class Prepared:
 
         # SQLAlchemy writes `$n` for parameters only (no dollar quoting in its output).
         prepare_sql = _DOLLAR.sub(number, str(compiled))
-        call = text(
-            f"EXECUTE {self.name}({', '.join(f':{n}' for n in arguments)})"
+        # EXECUTE goes to the driver as it is (Connection.exec_driver_sql: the statement
+        # events fire, nothing is compiled): going through the ORM session's execute cost more
+        # than PostgreSQL's side of it. So values are converted here, both ways, with the
+        # statement's own types' processors (psycopg2 converts uuid, json, timestamptz itself;
+        # bytea comes back as a memoryview that LargeBinary turns into bytes).
+        readers = {
+            i: reader
+            for i, selected in enumerate(statement.selected_columns)
+            if (reader := selected.type.result_processor(dialect, None)) is not None
+        }
+        processors = {}
+        for name in arguments:
+            kind = type_of(name)
+            process = kind.bind_processor(dialect) if kind is not None else None
+            if process is not None:
+                processors[name] = process
+        call = (
+            f"EXECUTE {self.name}({', '.join(f'%({n})s' for n in arguments)})"
             if arguments
             else f"EXECUTE {self.name}"
         )
-        call = call.bindparams(*(bindparam(n, type_=type_of(n)) for n in arguments))
-        execute: Any
-        if self._orm:  # the entities' own columns, matched by position: the ORM loads them
-            entities = [d["expr"] for d in statement.column_descriptions]
-            typed = call.columns(*statement.selected_columns)
-            execute = select(*entities).from_statement(typed)
-        else:  # stand-ins of the selected expressions (by position): their result types
-            execute = call.columns(
-                *(column(f"c{i}", c.type) for i, c in enumerate(statement.selected_columns))
-            )
         defaults = {
             n: values[n] for n in arguments if n not in required and values.get(n) is not None
         }
-        return _Compiled(prepare_sql, execute, defaults)
+        return _Compiled(prepare_sql, call, defaults, arguments, processors, readers)
 
-    def execute(self, params: Mapping[str, Any], session: Session | None = None) -> Any:
+    def execute(self, params: Mapping[str, Any], session: Session | None = None) -> Rows:
         """Run it in the request's session (its transaction; or in `session`), preparing it
-        first on this connection if needed. Returns the session's Result (rows, or entities
-        when `orm`)."""
+        first on this connection if needed."""
         compiled = self._compiled
         session = session if session is not None else db.session()
         connection = session.connection()
@@ -137,7 +144,20 @@ class Prepared:
         if self.name not in ready:
             self._prepare(connection, pooled, compiled.prepare_sql)
             ready.add(self.name)
-        return session.execute(compiled.execute, {**compiled.defaults, **params})
+        merged = {**compiled.defaults, **params}
+        values = {name: merged.get(name) for name in compiled.arguments}
+        for name, process in compiled.processors.items():
+            values[name] = process(values[name])
+        result = connection.exec_driver_sql(compiled.execute, values)
+        if not compiled.readers:
+            return Rows(list(result))
+        readers = compiled.readers
+        return Rows(
+            [
+                tuple(readers[i](v) if i in readers else v for i, v in enumerate(row))
+                for row in result
+            ]
+        )
 
     def _prepare(self, connection: Connection, pooled: Any, sql: str) -> None:
         """PREPARE on the driver's own cursor. Its errors (a lock timeout: parsing takes the
@@ -164,3 +184,23 @@ class Prepared:
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
+
+
+class Rows:
+    """The rows of one execution, by position (`all`, `first`, `one` as a Result has them)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]):
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise NoResultFound if not self._rows else MultipleResultsFound
+        return self._rows[0]

@@ -173,10 +173,14 @@ POSTMASTER: int | None = None
 
 
 def _tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by a process and its descendants (those still running)."""
+    """CPU seconds used so far by a process and its descendants: those running, and those
+    that ended and were waited for (the root's children_* times: PostgreSQL starts and reaps
+    autovacuum workers mid-window; counting only the living made the PG share go negative)."""
     total = 0.0
     try:
         root = psutil.Process(pid)
+        reaped = root.cpu_times()
+        total += reaped.children_user + reaped.children_system
         for proc in [root, *root.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 times = proc.cpu_times()

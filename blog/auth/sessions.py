@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
-from sqlalchemy import bindparam, select, update
+from flask import Flask, Response, current_app, g, has_app_context, request
+from sqlalchemy import Engine, bindparam, event, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -82,15 +82,51 @@ def _user_id_position() -> int:
     return [prop.key for prop in _user_attributes()].index("id")
 
 
+# Figures every signed-in page shows (the navigation's badges), read by the session lookup's
+# own statement rather than by one more: a feature registers a scalar select of the session's
+# user (read_with_session), the page reads its value (session_extra). A statement the request
+# sends that may write drops them (_drop_extras): what is drawn after a change reads it again.
+_WITH_SESSION: dict[str, Callable[[Any, Any], Any]] = {}
+_extra_names: list[str] = []  # the order the compiled lookup selects them in
+
+
+def read_with_session(name: str, build: Callable[[Any, Any], Any]) -> None:
+    """`build(user_id_column, table_to_correlate)` -> a scalar select, read with every session
+    lookup; during the request its value is session_extra(name). Register at start-up."""
+    if name not in _WITH_SESSION and "_compiled" in SESSION_LOOKUP.__dict__:
+        raise RuntimeError(f"read_with_session({name!r}) after the session lookup was built")
+    _WITH_SESSION[name] = build
+
+
+def session_extra(name: str) -> Any:
+    """What the session lookup read for `name` this request, or None (not signed in, not
+    registered, or the request has written since)."""
+    extras = g.get("session_extras")
+    return None if extras is None else extras.get(name)
+
+
+def _drop_extras(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if has_app_context() and "session_extras" in g and not statement.startswith(_READS):
+        g.pop("session_extras", None)
+
+
+_READS = ("SELECT", "EXECUTE", "PREPARE", "SHOW", "SET ", "select")
+
+
 def _session_lookup() -> Any:
     """The session's fields and its user's columns by a token's hash (or the previous
     token's, within the grace after a rotation)."""
     token_hash = bindparam("token_hash", type_=UserSession.token_hash.type)
     rotated_after = bindparam("rotated_after", type_=UserSession.token_rotated_at.type)
+    _extra_names[:] = list(_WITH_SESSION)
+    extras = [
+        _WITH_SESSION[name](UserSession.user_id, UserSession).label(name) for name in _extra_names
+    ]
     return (
         select(
             *(getattr(UserSession, name) for name in _SESSION_FIELDS),
             *(prop.columns[0] for prop in _user_attributes()),
+            *extras,
         )
         .join(User, UserSession.user_id == User.id)
         .where(
@@ -145,13 +181,15 @@ def load_user_from_request(_request: object = None) -> User | None:
     auth_session = SessionInfo(*row[:split])
     if not auth_session.is_valid(now):
         return None
-    user = _attached_user(row[split:])
+    split_extras = split + len(_user_attributes())
+    user = _attached_user(row[split:split_extras])
     if not user.can_sign_in:
         return None
     cfg = current_app.config
     if now - auth_session.last_seen_at > timedelta(hours=cfg["SESSION_IDLE_HOURS"]):
         return None  # idle too long; the row expires on its own and is purged later
     g.auth_session = auth_session
+    g.session_extras = dict(zip(_extra_names, row[split_extras:], strict=True))
     rotate_every = timedelta(hours=cfg["SESSION_ROTATE_HOURS"])
     if (
         auth_session.token_hash == token_hash
@@ -255,4 +293,6 @@ def init_sessions(app: Flask) -> None:
     from blog.extensions import login_manager
 
     login_manager.request_loader(load_user_from_request)
+    if not event.contains(Engine, "before_cursor_execute", _drop_extras):
+        event.listen(Engine, "before_cursor_execute", _drop_extras)
     app.after_request(_send_rotated_token)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, case, func, literal, select, true, update
+from sqlalchemy import and_, case, func, literal, select, true, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import aliased
@@ -581,17 +581,15 @@ def unread_counts(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     return {user_id: int(count) for user_id, count in rows}
 
 
-def unread_total_query(user_id: uuid.UUID | BindParameter[Any]) -> Any:
-    """The navigation's count: unread messages in all conversations, up to BADGE_CAP + 1."""
+def unread_total_query(user_id: Any, correlate: Any = None) -> Any:
+    """The navigation's count: unread messages in all conversations, up to BADGE_CAP + 1.
+    `user_id` as for blog.notifications.services.unread_count_query."""
     p = ConversationParticipant
-    capped = (
-        select(Message.id)
-        .select_from(p)
-        .join(Message, _unread_condition(p))
-        .where(p.user_id == user_id)
-        .limit(BADGE_CAP + 1)
-        .subquery()
-    )
+    inner = select(Message.id).select_from(p).join(Message, _unread_condition(p))
+    inner = inner.where(p.user_id == user_id)
+    if correlate is not None:
+        inner = inner.correlate(correlate)
+    capped = inner.limit(BADGE_CAP + 1).subquery()
     return select(func.count()).select_from(capped)
 
 

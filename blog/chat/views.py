@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from blog.auth.access import require_user, require_verified
 from blog.auth.limits import limit, user_key
 from blog.auth.models import User
+from blog.auth.sessions import read_with_session, session_extra
 from blog.chat import live as _live  # noqa: F401 - registers the socket's chat handlers
 from blog.chat import services
 from blog.chat.access import access_conversation, access_member
@@ -44,7 +45,18 @@ log = logging.getLogger(__name__)
 
 
 def init_chat(app: Flask) -> None:
+    from blog.notifications.services import unread_count_query
+
     app.jinja_env.globals["nav_counts"] = nav_counts
+    # Both badges come with the session lookup (its one statement), not with one of their own.
+    read_with_session(
+        "unread_notifications",
+        lambda user, table: unread_count_query(user, table).scalar_subquery(),
+    )
+    read_with_session(
+        "unread_chat",
+        lambda user, table: services.unread_total_query(user, table).scalar_subquery(),
+    )
     app.jinja_env.filters["chat_text"] = chat_text
     app.jinja_env.filters["chat_sender_name"] = services.display_name
     app.jinja_env.filters["chat_cursor"] = services.cursor_of
@@ -66,10 +78,13 @@ BADGE_COUNTS = Prepared("nav_badge_counts", _badge_counts)
 
 
 def nav_counts() -> dict[str, int]:
-    """The navigation's two badges, unread notifications and unread chat messages, in one
-    statement (every signed-in page shows them)."""
+    """The navigation's two badges, unread notifications and unread chat messages: as the
+    session lookup read them, or, when the request has written since, in one statement."""
     if not current_user.is_authenticated:
         return {"notifications": 0, "chat": 0}
+    notifications, chat = session_extra("unread_notifications"), session_extra("unread_chat")
+    if notifications is not None and chat is not None:  # read by the session lookup
+        return {"notifications": int(notifications), "chat": int(chat)}
     try:
         row = BADGE_COUNTS.execute({"user_id": current_user.id}).one()
     except SQLAlchemyError as exc:

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import (
-    BindParameter,
     Text,
     and_,
     bindparam,
@@ -421,18 +420,18 @@ def site_path(endpoint: str, **values: Any) -> str:
 # --------------------------------------------------------------------------- inbox
 
 
-def unread_count_query(user_id: uuid.UUID | BindParameter[Any]) -> Any:
-    """The COUNT of unread in-app notifications, up to BADGE_CAP + 1 (on the partial index)."""
-    capped = (
-        select(Notification.id)
-        .where(
-            Notification.user_id == user_id,
-            Notification.type == IN_APP,
-            Notification.read_at.is_(None),
-        )
-        .limit(BADGE_CAP + 1)
-        .subquery()
+def unread_count_query(user_id: Any, correlate: Any = None) -> Any:
+    """The COUNT of unread in-app notifications, up to BADGE_CAP + 1 (on the partial index).
+    `user_id` a value, a bind parameter, or a column of an enclosing statement (`correlate`:
+    its table)."""
+    inner = select(Notification.id).where(
+        Notification.user_id == user_id,
+        Notification.type == IN_APP,
+        Notification.read_at.is_(None),
     )
+    if correlate is not None:
+        inner = inner.correlate(correlate)
+    capped = inner.limit(BADGE_CAP + 1).subquery()
     return select(func.count()).select_from(capped)
 
 

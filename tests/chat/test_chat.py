@@ -462,3 +462,26 @@ def test_demo_chat_is_seeded_once_and_alice_sees_it(app):
     page = alice.get("/chat").get_data(as_text=True)
     assert "Site team" in page
     assert ">bob<" in page or "bob" in page
+
+
+def test_the_chat_badge_is_drawn_after_the_page_marked_the_conversation_read(
+    app, alice, bob, count_queries
+):
+    """The badges come with the session lookup (blog.auth.sessions read_with_session); a
+    request that writes (opening a conversation marks it read) draws them read again."""
+    a, b = signed_in(app, alice.email), signed_in(app, bob.email)
+    cid = start(a, bob.user_name)
+    for n in range(3):
+        send(a, cid, f"Unread message {n}")
+    badge = re.compile(r'<span id="chat-badge" class="badge"( hidden)?>')
+    home = b.get("/").get_data(as_text=True)
+    assert badge.search(home).group(1) is None  # type: ignore[union-attr]
+    assert ", 3 unread" in home
+    with count_queries() as opened:
+        page = b.get(f"/chat/{cid}").get_data(as_text=True)
+    assert badge.search(page).group(1) == " hidden"  # type: ignore[union-attr]
+    assert any("nav_badge_counts" in s for s in opened.statements)  # read again after the write
+    with count_queries() as later:
+        home = b.get("/").get_data(as_text=True)
+    assert badge.search(home).group(1) == " hidden"  # type: ignore[union-attr]
+    assert not any("nav_badge_counts" in s for s in later.statements)

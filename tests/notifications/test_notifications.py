@@ -415,9 +415,9 @@ def test_the_badge_is_right_on_page_load_for_one_statement(app, count_queries):
     assert 'data-count="100"' in page
     assert "99+" in page
     assert after.count == before.count
-    # Both badges are one prepared statement (blog.core.prepared).
-    badge = [s for s in after.statements if s.startswith("EXECUTE nav_badge_counts(")]
-    assert len(badge) == 1
+    # The badges come with the session lookup (blog.auth.sessions read_with_session).
+    assert after.statements[0].startswith("EXECUTE session_lookup(")
+    assert not [s for s in after.statements if "nav_badge_counts" in s]
 
 
 def test_the_badge_count_uses_the_partial_index(app):

@@ -17,7 +17,7 @@ of the connection, like a SET, and is not counted as the request's statement. It
 rollback (prepared statements are not transactional) and dies with the connection; the pool's
 per-connection `info` remembers which are ready and is emptied when a connection is replaced.
 The EXECUTE goes to the driver on the session's connection (its transaction), values
-converted by the statement's own bind types.
+converted by the statement's own bind types, the statement events fired around it.
 
 For selects with no data-dependent shape: what the statement is must not depend on the
 parameters (an IN list is compiled at its one size). Not for PgBouncer in transaction mode,
@@ -107,9 +107,9 @@ class Prepared:
 
         # SQLAlchemy writes `$n` for parameters only (no dollar quoting in its output).
         prepare_sql = _DOLLAR.sub(number, str(compiled))
-        # EXECUTE goes to the driver as it is (Connection.exec_driver_sql: the statement
-        # events fire, nothing is compiled): going through the ORM session's execute cost more
-        # than PostgreSQL's side of it. So values are converted here, both ways, with the
+        # EXECUTE goes to the driver as it is (_on_driver: nothing is compiled): going
+        # through the ORM session's execute cost more than PostgreSQL's side of it. So values
+        # are converted here, both ways, with the
         # statement's own types' processors (psycopg2 converts uuid, json, timestamptz itself;
         # bytea comes back as a memoryview that LargeBinary turns into bytes).
         readers = {
@@ -148,42 +148,63 @@ class Prepared:
         values = {name: merged.get(name) for name in compiled.arguments}
         for name, process in compiled.processors.items():
             values[name] = process(values[name])
-        result = connection.exec_driver_sql(compiled.execute, values)
+        rows = _on_driver(connection, pooled, compiled.execute, values, announce=True)
         if not compiled.readers:
-            return Rows(list(result))
+            return Rows(rows)
         readers = compiled.readers
         return Rows(
-            [
-                tuple(readers[i](v) if i in readers else v for i, v in enumerate(row))
-                for row in result
-            ]
+            [tuple(readers[i](v) if i in readers else v for i, v in enumerate(row)) for row in rows]
         )
 
     def _prepare(self, connection: Connection, pooled: Any, sql: str) -> None:
-        """PREPARE on the driver's own cursor. Its errors (a lock timeout: parsing takes the
-        tables' share locks; a lost server) are raised as SQLAlchemy's, as the statement's
-        own would be, so the error pages tell them apart; a lost connection is dropped."""
-        raw = pooled.dbapi_connection
-        cursor = raw.cursor()
-        statement = f"PREPARE {self.name} AS {sql}"
-        dialect = connection.dialect
-        try:
-            cursor.execute(statement)
-        except dialect.loaded_dbapi.Error as exc:
-            gone = dialect.is_disconnect(exc, raw, cursor)
-            if gone:
-                pooled.invalidate(exc)
-            raise DBAPIError.instance(
-                statement,
-                None,
-                exc,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=gone,
-                dialect=dialect,
-            ) from exc
-        finally:
-            with contextlib.suppress(Exception):
-                cursor.close()
+        # Set-up of the connection, like a SET: not announced as one of the request's
+        # statements (tests count those).
+        _on_driver(connection, pooled, f"PREPARE {self.name} AS {sql}", None, announce=False)
+
+
+def _on_driver(
+    connection: Connection,
+    pooled: Any,
+    statement: str,
+    params: Mapping[str, Any] | None,
+    *,
+    announce: bool,
+) -> list[Any]:
+    """Run `statement` on the driver's own cursor, in the connection's transaction; its rows
+    (none for a PREPARE). SQLAlchemy's execute around it cost ~100 us a statement (its
+    execution context and result metadata, for rows read by position anyway), more than the
+    driver's own work. What SQLAlchemy would do that matters is done here: the statement
+    events fire (statement counts, the slow-statement log, blog.auth.sessions' write watch),
+    and an error (a lock timeout, a lost server) is raised as SQLAlchemy's, as the
+    statement's own would be, a lost connection dropped from the pool."""
+    raw = pooled.dbapi_connection
+    dialect = connection.dialect
+    dispatch = connection.dispatch
+    cursor = raw.cursor()
+    try:
+        if announce:
+            for listener in dispatch.before_cursor_execute:
+                listener(connection, cursor, statement, params, None, False)
+        cursor.execute(statement, params)
+        if announce:
+            for listener in dispatch.after_cursor_execute:
+                listener(connection, cursor, statement, params, None, False)
+        return cursor.fetchall() if cursor.description is not None else []
+    except dialect.loaded_dbapi.Error as exc:
+        gone = dialect.is_disconnect(exc, raw, cursor)
+        if gone:
+            pooled.invalidate(exc)
+        raise DBAPIError.instance(
+            statement,
+            params,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=gone,
+            dialect=dialect,
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            cursor.close()
 
 
 class Rows:

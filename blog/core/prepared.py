@@ -140,10 +140,16 @@ class Prepared:
         session = session if session is not None else db.session()
         connection = session.connection()
         pooled = connection.connection  # the pool's proxy: .info lives as long as the DBAPI one
-        ready: set[str] = pooled.info.setdefault(_INFO_KEY, set())
-        if self.name not in ready:
+        # name -> the text prepared under it on this connection: another statement of the
+        # same name (a shape rebuilt after leaving _listing's cache is the same text) is
+        # DEALLOCATEd and prepared anew rather than executed as the old one.
+        ready: dict[str, str] = pooled.info.setdefault(_INFO_KEY, {})
+        known = ready.get(self.name)
+        if known is not compiled.prepare_sql and known != compiled.prepare_sql:
+            if known is not None:
+                _on_driver(connection, pooled, f"DEALLOCATE {self.name}", None, announce=False)
             self._prepare(connection, pooled, compiled.prepare_sql)
-            ready.add(self.name)
+            ready[self.name] = compiled.prepare_sql
         merged = {**compiled.defaults, **params}
         values = {name: merged.get(name) for name in compiled.arguments}
         for name, process in compiled.processors.items():

@@ -10,7 +10,8 @@ are drawn as markers and put in on every call.
 
 Why: the card was ~40% of the home page's application CPU (benchmarks/home_page.py, issue 18
 item 5), and the first page of a list is the same for every reader until something on it
-changes. Per process, bounded (CARD_CACHE_SIZE cards, least recently used out first: a few MB).
+changes. Per process, bounded (CARD_CACHE_SIZE cards, least recently used out first: ~3 KB a
+card with its key, so at most ~12 MB).
 """
 
 from __future__ import annotations

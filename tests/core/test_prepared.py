@@ -16,6 +16,7 @@ from tests.conftest import new_client
 from tests.posts.helpers import new_author, new_post, signed_in
 
 _NAME = bindparam("user_name")
+_ID = bindparam("user_id")
 
 
 def _prepared(name: str) -> tuple[int, int] | None:
@@ -113,3 +114,15 @@ def test_signed_in_page_runs_its_statements_prepared(app, count_queries):
         "EXECUTE list_home_010_20",
         "EXECUTE list_home_000_20",
     ], counter.statements
+
+
+def test_another_statement_under_a_known_name_is_prepared_anew(app):
+    author = new_author(app, display_name="Renamed Statement")
+    first = Prepared("test_same_name", lambda: select(User.user_name).where(User.id == _ID))
+    second = Prepared("test_same_name", lambda: select(User.display_name).where(User.id == _ID))
+    with app.app_context():
+        assert first.execute({"user_id": author.id}).one()[0] == author.user_name
+        # The same connection, the same name, another text: not the old plan's answer.
+        assert second.execute({"user_id": author.id}).one()[0] == "Renamed Statement"
+        assert first.execute({"user_id": author.id}).one()[0] == author.user_name
+        db.session.remove()

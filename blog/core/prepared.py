@@ -15,13 +15,14 @@ generic plan for it when that plan costs no more than the custom ones, and plann
 The PREPARE goes straight to the driver, outside SQLAlchemy's statement events: it is set-up
 of the connection, like a SET, and is not counted as the request's statement. It survives a
 rollback (prepared statements are not transactional) and dies with the connection; the pool's
-per-connection `info` remembers which are ready and is emptied when a connection is replaced.
+per-connection `info` remembers what is prepared under each name (another text under a known
+name is DEALLOCATEd first) and is emptied when a connection is replaced.
 The EXECUTE goes to the driver on the session's connection (its transaction), values
 converted by the statement's own bind types, the statement events fired around it.
 
 For selects with no data-dependent shape: what the statement is must not depend on the
 parameters (an IN list is compiled at its one size). Not for PgBouncer in transaction mode,
-which does not keep a connection's prepared statements (docs/architecture.md).
+which does not keep a connection's prepared statements (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ class Prepared:
         prepare_sql = _DOLLAR.sub(number, str(compiled))
         # EXECUTE goes to the driver as it is (_on_driver: nothing is compiled): going
         # through the ORM session's execute cost more than PostgreSQL's side of it. So values
-        # are converted here, both ways, with the
-        # statement's own types' processors (psycopg2 converts uuid, json, timestamptz itself;
-        # bytea comes back as a memoryview that LargeBinary turns into bytes).
+        # are converted here, both ways, with the statement's own types' processors (psycopg2
+        # converts uuid, json, timestamptz itself; bytea comes back as a memoryview that
+        # LargeBinary turns into bytes).
         readers = {
             i: reader
             for i, selected in enumerate(statement.selected_columns)

@@ -10,6 +10,7 @@ import re
 from blog.auth.models import User
 from blog.comments import services as comments
 from blog.extensions import db
+from blog.posts import services
 from blog.posts.models import Post
 from blog.posts.ui import _card
 from blog.reactions import services as reactions
@@ -52,8 +53,6 @@ def test_a_card_follows_its_comments_likes_title_and_author(app):
 
     with app.app_context():
         row = db.session.get(Post, post.id)
-        from blog.posts import services
-
         services.update_post(row, title="Edited title", content=row.content, tag_names=["other"])
         db.session.commit()
         db.session.remove()
